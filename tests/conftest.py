@@ -23,6 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Airflow reads its configuration once, at first import: pin it here, before any test module
+# imports airflow, so tests never touch a developer's own AIRFLOW_HOME.
+AIRFLOW_HOME = REPO / ".airflow-test"
+AIRFLOW_HOME.mkdir(exist_ok=True)
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME}/airflow.db",
+})
 _counter = itertools.count(1)
 
 
@@ -45,6 +55,17 @@ def emulator(moto_s3, service_logs):
 
     with running_emulator(s3_endpoint_url=moto_s3.endpoint_url, log_file=str(service_logs / "emulator.log")) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database (SQLite), migrated once per session."""
+    import subprocess
+    import sys
+
+    subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], check=True,
+                   capture_output=True, env=os.environ.copy(), timeout=600)
+    return AIRFLOW_HOME
 
 
 @dataclass
@@ -88,6 +109,21 @@ def syn_for(emulator, tmp_path):
 @pytest.fixture
 def syn(syn_for, synapse_user):
     return syn_for(synapse_user)
+
+
+_project_numbers = itertools.count(90000001)
+
+
+@pytest.fixture
+def seeded_center(emulator, synapse_user):
+    """A center of its own (own project id) seeded as the DCC would, with ``synapse_user`` as
+    its submitter; returns (Center, SeededCenter)."""
+    from htan_submission.config import Center, S3Location
+    from htan_submission.dev.demo_world import seed_center
+
+    center = Center(center_id="HTA200", name="Test Center", synapse_project_id=f"syn{next(_project_numbers)}",
+                    s3=S3Location(bucket="unused"), liaisons=("liaison",))
+    return center, seed_center(emulator.admin, center, submitter=synapse_user.user_name)
 
 
 @pytest.fixture

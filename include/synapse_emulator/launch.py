@@ -38,6 +38,9 @@ class EmulatorAdmin:
             body["email"] = email
         return self._call("POST", "/users", json=body).json()
 
+    def users(self) -> list[dict]:
+        return self._call("GET", "/users").json()
+
     def set_user_flags(self, user_name: str, **flags: bool) -> dict:
         return self._call("PATCH", f"/users/{user_name}", json=flags).json()
 

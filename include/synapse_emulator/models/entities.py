@@ -29,6 +29,7 @@ _ALLOWED_FIELDS = {
     "versionComment", "upsertKey", "csvDescriptor", "alias", "etag", "id",
 }
 PAGE_SIZE = 50
+SERVER_SET_FIELDS = ("validationSummary", "validationFileHandleId")
 
 
 def entity_type(entity: dict) -> str:
@@ -185,6 +186,8 @@ def update(backend: Backend, user: dict, entity_id: str, body: dict, new_version
             if handle_changed:
                 _check_file_handle(backend, user, updated)
             if new_version or handle_changed:
+                for key in SERVER_SET_FIELDS:  # results of the old version's data
+                    updated.pop(key, None)
                 updated["versionNumber"] = entity["versionNumber"] + 1
                 if body.get("versionLabel") in (None, entity.get("versionLabel")):
                     updated["versionLabel"] = str(updated["versionNumber"])
@@ -192,6 +195,16 @@ def update(backend: Backend, user: dict, entity_id: str, body: dict, new_version
         backend.state.put("entity", entity["id"], updated)
         _snapshot_version(backend, updated)
         return updated
+
+
+def set_server_fields(backend: Backend, entity_id: str, fields: dict) -> dict:
+    """Fields only Synapse writes (a RecordSet's ``validationSummary`` and
+    ``validationFileHandleId`` from a grid export) on the current version. Clients cannot send
+    them (they are not in ``_ALLOWED_FIELDS``) and a client's new version drops them."""
+    entity = {**get(backend, entity_id), **fields}
+    backend.state.put("entity", entity["id"], entity)
+    _snapshot_version(backend, entity)
+    return entity
 
 
 def touch(backend: Backend, user: dict, entity: dict) -> dict:

@@ -45,9 +45,15 @@ def _secret(backend: Backend) -> bytes:
 
 
 def sign(backend: Backend, path: str, lifetime_s: int = URL_LIFETIME_S) -> str:
+    """A signed relative URL for ``path``, given decoded (``/_storage/download/1/a b.txt``).
+
+    The signature covers the decoded path, which is what the server sees after the client
+    percent-encodes the URL and the ASGI server decodes it again; the URL itself carries the
+    encoded form, so file names with spaces, ``+``, ``(`` or ``'`` download like any other.
+    """
     expires = int(time.time()) + lifetime_s
     signature = hmac.new(_secret(backend), f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()
-    return f"{path}?expires={expires}&signature={signature}"
+    return f"{quote(path)}?expires={expires}&signature={signature}"
 
 
 def verify_signature(backend: Backend, path: str, expires: str | None, signature: str | None) -> None:
@@ -92,15 +98,37 @@ def create_storage_location(backend: Backend, user: dict, body: dict) -> dict:
             raise BadRequest("bucket and endpointUrl are required")
     elif concrete != PROJECT + "S3StorageLocationSetting":
         raise BadRequest(f"Unsupported storage location type: {concrete!r}")
-    location = {k: v for k, v in body.items() if v is not None}
-    location.update({
-        "storageLocationId": backend.state.next_id("storage_location", 10001),
-        "createdBy": int(user["ownerId"]),
-        "createdOn": now_iso(),
-        "etag": new_etag(),
-        "uploadType": body.get("uploadType") or "S3",
-    })
-    return backend.state.put("storage_location", str(location["storageLocationId"]), location)
+    settings = {k: v for k, v in body.items() if v is not None and k not in _SERVER_ASSIGNED}
+    settings["uploadType"] = body.get("uploadType") or "S3"
+    with backend.state.locked():
+        existing = _same_location(backend, user, settings)
+        if existing is not None:
+            return existing
+        location = {**settings, "storageLocationId": backend.state.next_id("storage_location", 10001),
+                    "createdBy": int(user["ownerId"]), "createdOn": now_iso(), "etag": new_etag()}
+        return backend.state.put("storage_location", str(location["storageLocationId"]), location)
+
+
+_SERVER_ASSIGNED = ("storageLocationId", "createdBy", "createdOn", "etag")
+
+
+def _same_location(backend: Backend, user: dict, settings: dict) -> dict | None:
+    """Synapse keeps one row per (creator, settings hash): creating the same location twice
+    returns the first one, which is what makes the client's ``StorageLocation.store`` idempotent."""
+    for location in backend.state.values("storage_location"):
+        mine = str(location["createdBy"]) == str(user["ownerId"])
+        if mine and {k: v for k, v in location.items() if k not in _SERVER_ASSIGNED} == settings:
+            return location
+    return None
+
+
+def get_my_storage_location(backend: Backend, user: dict, location_id: int | str) -> dict:
+    """GET /storageLocation/{id}: only its creator may read a location by id (403 otherwise);
+    everyone else learns a folder's destination through ``uploadDestination``."""
+    location = get_storage_location(backend, location_id)
+    if location["storageLocationId"] != SYNAPSE_STORAGE_ID and str(location["createdBy"]) != str(user["ownerId"]):
+        raise Forbidden("Only the creator of a StorageLocationSetting can retrieve it by its id.")
+    return location
 
 
 def s3_client(backend: Backend, endpoint_url: str | None = None):
@@ -319,7 +347,7 @@ def download_url(backend: Backend, base_url: str, handle: dict) -> str:
         )
     if handle["concreteType"].endswith("ExternalFileHandle"):
         return handle["externalURL"]
-    path = f"/_storage/download/{handle['id']}/{quote(handle.get('fileName') or 'file')}"
+    path = f"/_storage/download/{handle['id']}/{(handle.get('fileName') or 'file').replace('/', '_')}"
     return base_url.rstrip("/") + sign(backend, path)
 
 
@@ -357,9 +385,12 @@ def _may_download(backend: Backend, user: dict, handle: dict, item: dict) -> boo
     if entity is None:
         return False
     versions = [entity] + [
-        backend.state.get("entity_version", f"{entity['id']}.{v}") or {} for v in range(1, entity.get("versionNumber", 1))
+        backend.state.get("entity_version", f"{entity['id']}.{v}") or {}
+        for v in range(1, entity.get("versionNumber", 1))
     ]
-    if not any(str(v.get("dataFileHandleId")) == str(handle["id"]) for v in versions):
+    # A RecordSet's validation results CSV is downloaded through the RecordSet, like its data.
+    attached = {str(v.get(key)) for v in versions for key in ("dataFileHandleId", "validationFileHandleId")}
+    if str(handle["id"]) not in attached:
         return False
     return {"READ", "DOWNLOAD"} <= acl.access_of(backend, user, entity["id"])
 
@@ -517,3 +548,26 @@ def complete(backend: Backend, user: dict, upload_id: str) -> dict:
 
 def blob_key(handle_id: str) -> str:
     return f"filehandles/{handle_id}"
+
+
+def handle_bytes(backend: Backend, handle: dict) -> bytes | None:
+    """The bytes behind a file handle, for the emulator's own reads (a RecordSet's CSV): its blob,
+    or the object in the external bucket it names; None for a link it cannot read."""
+    if backend.blobs.exists(blob_key(handle["id"])):
+        return backend.blobs.read(blob_key(handle["id"]))
+    if handle["concreteType"].endswith("S3FileHandle") and handle.get("storageLocationId") != SYNAPSE_STORAGE_ID:
+        obj = s3_client(backend, handle.get("_endpointUrl")).get_object(Bucket=handle["bucketName"], Key=handle["key"])
+        return obj["Body"].read()
+    return None
+
+
+def store_bytes(backend: Backend, user: dict, data: bytes, file_name: str, content_type: str = "text/csv") -> dict:
+    """A file handle in Synapse storage for bytes the server itself writes (a grid export's CSVs)."""
+    handle = _new_handle(backend, user, {
+        "concreteType": FILE + "S3FileHandle", "bucketName": SYNAPSE_BUCKET,
+        "key": f"{user['ownerId']}/{uuid.uuid4()}/{file_name}", "contentMd5": hashlib.md5(data).hexdigest(),
+        "contentSize": len(data), "contentType": content_type, "fileName": file_name,
+        "storageLocationId": SYNAPSE_STORAGE_ID,
+    })
+    backend.blobs.write(blob_key(handle["id"]), data)
+    return handle

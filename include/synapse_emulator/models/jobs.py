@@ -1,6 +1,6 @@
 """Synapse's asynchronous job protocol: ``POST .../async/start`` -> ``{token}``, then
 ``GET .../async/get/{token}`` answers 202 with a job status while running, 200 with the
-response when done, 400 when it failed.
+response when done, and the job's own error status (400 unless it was a 403, 404...) when it failed.
 
 The emulator runs each job at start (its work is small), so a poll finds it done; the job
 record still keeps Synapse's shape so the client's polling code is exercised unchanged.
@@ -35,5 +35,7 @@ def get(backend: Backend, user: dict, kind: str, token: str) -> dict:
     if job is None or job["kind"] != kind or job["startedByUserId"] != user["ownerId"]:
         raise NotFound(f"No job found for token {token}")
     if job["jobState"] == "FAILED":
-        raise BadRequest(job["errorMessage"])
+        # Synapse rethrows the worker's own exception (AsynchJobUtils.throwExceptionIfFailed), so a
+        # 403 or 404 inside the job reaches the client as that status; anything else is a 400.
+        raise SynapseError(job["errorMessage"], status=job.get("_status") or BadRequest.status)
     return job["responseBody"]

@@ -52,12 +52,16 @@ def list_users(b: Backend = Depends(backend)) -> list[dict]:
 @router.post("/entities", status_code=201)
 def seed_entity(body: dict = Depends(json_body), b: Backend = Depends(backend)) -> dict:
     """Create an entity as ``owner`` (a user name), optionally at a fixed ``id`` (for configs
-    that name Synapse ids, such as centers.yaml)."""
+    that name Synapse ids, such as centers.yaml). Idempotent: an existing entity of that id, or
+    of that name under that parent, is returned as it is."""
     owner = _principal(b, body.get("owner") or "")
     entity_id = parse_syn_id(body["id"]) if body.get("id") else None
     if entity_id and b.state.get("entity", entity_id):
         return entities.view(b.state.get("entity", entity_id))
     fields = {k: v for k, v in body.items() if k not in ("owner", "id")}
+    existing = entities.find_child(b, fields.get("parentId"), fields.get("name") or "")
+    if existing is not None and not entity_id:
+        return entities.view(existing)
     # Seeding bypasses certification, as the DCC's own admins create the projects.
     return entities.view(entities.create(b, {**owner, "certified": True}, fields, entity_id=entity_id))
 

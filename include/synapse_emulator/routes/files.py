@@ -86,7 +86,7 @@ def create_storage_location(body: dict = Depends(json_body), user: dict = Depend
 
 @repo_router.get("/storageLocation/{location_id}")
 def get_storage_location(location_id: str, user: dict = Depends(caller), b: Backend = Depends(backend)) -> dict:
-    return files.get_storage_location(b, location_id)
+    return files.get_my_storage_location(b, user, location_id)
 
 
 @repo_router.post("/projectSettings", status_code=201)

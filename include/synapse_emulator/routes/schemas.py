@@ -22,6 +22,17 @@ def create_organization(body: dict = Depends(json_body), user: dict = Depends(ca
     return schemas.create_organization(b, user, body)
 
 
+@router.get("/schema/organization/{org_id}/acl")
+def get_organization_acl(org_id: str, user: dict = Depends(caller), b: Backend = Depends(backend)) -> dict:
+    return schemas.get_organization_acl(b, user, org_id)
+
+
+@router.put("/schema/organization/{org_id}/acl")
+def put_organization_acl(org_id: str, body: dict = Depends(json_body), user: dict = Depends(caller),
+                         b: Backend = Depends(backend)) -> dict:
+    return schemas.update_organization_acl(b, user, org_id, body)
+
+
 @router.post("/schema/organization/list")
 def list_organizations(body: dict = Depends(json_body), user: dict = Depends(caller),
                        b: Backend = Depends(backend)) -> dict:

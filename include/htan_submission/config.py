@@ -1,0 +1,121 @@
+"""centers.yaml -> typed, validated settings for each center.
+
+Small and import-light on purpose: the DAG file reads it at parse time, so it imports only
+``yaml`` and never touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+DEFAULT_CENTERS_FILE = Path(__file__).resolve().parents[1] / "centers.yaml"
+CENTERS_FILE_ENV = "HTAN_CENTERS_FILE"
+CENTER_ID = re.compile(r"^HTA(2[0-2][0-9]|[1-9]|1[0-6])$")
+SYNAPSE_ID = re.compile(r"^syn[0-9]+$")
+TRANSFER_MODES = ("index", "copy")
+AGE_POLICIES = ("flag", "cap")
+
+
+class ConfigError(ValueError):
+    """centers.yaml is wrong; the message names the center and the key."""
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Center:
+    center_id: str
+    name: str
+    synapse_project_id: str
+    s3: S3Location
+    release: int = 1
+    transfer_mode: str = "index"
+    age_policy: str = "flag"
+    timezone: str = "UTC"
+    liaisons: tuple[str, ...] = field(default_factory=tuple)
+    synapse_conn_id: str = "synapse_default"
+    aws_conn_id: str = "aws_default"
+
+    @property
+    def ingest_folder_name(self) -> str:
+        """The only folder a center writes into (the DCC creates it per release)."""
+        return f"v{self.release}_ingest"
+
+    @property
+    def dag_id(self) -> str:
+        return f"htan_submission__{self.center_id}"
+
+
+def centers_file() -> Path:
+    return Path(os.environ.get(CENTERS_FILE_ENV) or DEFAULT_CENTERS_FILE)
+
+
+def load_centers(path: str | Path | None = None) -> dict[str, Center]:
+    """Every center, validated; raises ``ConfigError`` naming the first wrong key."""
+    path = Path(path) if path else centers_file()
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    defaults = raw.get("defaults") or {}
+    centers = raw.get("centers") or {}
+    if not isinstance(centers, dict) or not centers:
+        raise ConfigError(f"{path}: 'centers' must map center ids (HTA200...) to their settings")
+    return {center_id: _center(str(center_id), {**defaults, **(spec or {})}, path)
+            for center_id, spec in centers.items()}
+
+
+def get_center(center_id: str, path: str | Path | None = None) -> Center:
+    centers = load_centers(path)
+    if center_id not in centers:
+        raise ConfigError(f"center {center_id!r} is not in {path or centers_file()}; known: {', '.join(centers)}")
+    return centers[center_id]
+
+
+def _center(center_id: str, spec: dict, path: Path) -> Center:
+    where = f"{path}: centers.{center_id}"
+    if not CENTER_ID.match(center_id):
+        raise ConfigError(f"{where}: center ids look like HTA200..HTA229 (HTAN2) or HTA1..HTA16 (Phase 1)")
+    for key in ("name", "synapse_project_id", "s3"):
+        if not spec.get(key):
+            raise ConfigError(f"{where}: '{key}' is required")
+    if not SYNAPSE_ID.match(str(spec["synapse_project_id"])):
+        raise ConfigError(f"{where}.synapse_project_id: expected a Synapse id like syn12345678")
+    s3 = spec["s3"]
+    if not isinstance(s3, dict) or not s3.get("bucket"):
+        raise ConfigError(f"{where}.s3: 'bucket' is required")
+    mode = spec.get("transfer_mode", "index")
+    if mode not in TRANSFER_MODES:
+        raise ConfigError(f"{where}.transfer_mode: one of {', '.join(TRANSFER_MODES)}")
+    policy = spec.get("age_policy", "flag")
+    if policy not in AGE_POLICIES:
+        raise ConfigError(f"{where}.age_policy: one of {', '.join(AGE_POLICIES)}")
+    try:
+        release = int(spec.get("release", 1))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}.release: a whole number") from None
+    liaisons = spec.get("liaisons") or []
+    if not isinstance(liaisons, list):
+        raise ConfigError(f"{where}.liaisons: a list of Synapse user names / Airflow users")
+    return Center(
+        center_id=center_id,
+        name=str(spec["name"]),
+        synapse_project_id=str(spec["synapse_project_id"]),
+        s3=S3Location(bucket=str(s3["bucket"]), prefix=str(s3.get("prefix") or "")),
+        release=release,
+        transfer_mode=mode,
+        age_policy=policy,
+        timezone=str(spec.get("timezone") or "UTC"),
+        liaisons=tuple(str(x) for x in liaisons),
+        synapse_conn_id=str(spec.get("synapse_conn_id") or "synapse_default"),
+        aws_conn_id=str(spec.get("aws_conn_id") or "aws_default"),
+    )

@@ -1,0 +1,103 @@
+"""``make demo``: a whole submission of the demo center against local stand-ins.
+
+Starts moto S3 and the Synapse emulator on loopback, seeds what the DCC would have set up for
+the demo center HTA200 (project, v1_ingest tree, a certified submitter with access), then runs
+the submission's steps for real: the CLI's preflight, and the Airflow DAG
+``htan_submission__HTA200`` with ``airflow dags test`` on SQLite. So far the DAG's steps end
+with preflight; later steps join as they are built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from htan_submission.config import get_center
+from htan_submission.dev.demo_world import seed_center
+from htan_submission.dev.moto_s3 import running_moto
+from synapse_emulator.launch import running_emulator
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO_DIR = REPO / ".demo"
+CENTER_ID = "HTA200"
+SUBMITTER = ("demo_submitter", "demo-submitter-token")
+UNCERTIFIED = ("demo_newcomer", "demo-newcomer-token")
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def _banner(text: str) -> None:
+    print(f"\n=== {text} ===", flush=True)
+
+
+def main() -> int:
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    (DEMO_DIR / "logs").mkdir(parents=True)
+    center = get_center(CENTER_ID)
+    with running_moto(log_file=str(DEMO_DIR / "logs" / "moto.log"), buckets=[center.s3.bucket]) as moto, \
+            running_emulator(state=str(DEMO_DIR / "synapse.db"), s3_endpoint_url=moto.endpoint_url,
+                             log_file=str(DEMO_DIR / "logs" / "emulator.log")) as emulator:
+        _banner(f"Local stand-ins: S3 (moto) {moto.endpoint_url}, Synapse (emulator) {emulator.base_url}")
+        emulator.admin.add_user(*SUBMITTER)
+        emulator.admin.add_user(*UNCERTIFIED, certified=False, two_factor=False)
+        for liaison in center.liaisons:
+            emulator.admin.add_user(liaison, f"{liaison}-token")
+        seeded = seed_center(emulator.admin, center, submitter=SUBMITTER[0])
+        emulator.admin.grant(seeded.ingest_folder_id, UNCERTIFIED[0], "edit")
+        print(f"Seeded {center.center_id}: project {seeded.project_id}, {center.ingest_folder_name} "
+              f"{seeded.ingest_folder_id} ({len(seeded.folders)} folders)")
+
+        env = {**os.environ, "HTAN_SYNAPSE_ENDPOINT": emulator.base_url}
+        _banner(f"htan-submit preflight --center {CENTER_ID}   (as {UNCERTIFIED[0]}: what a refused submitter sees)")
+        refused = subprocess.run([_bin("htan-submit"), "preflight", "--center", CENTER_ID],
+                                 env={**env, "SYNAPSE_AUTH_TOKEN": UNCERTIFIED[1]})
+        print(f"(exit {refused.returncode})")
+        _banner(f"htan-submit preflight --center {CENTER_ID}   (as {SUBMITTER[0]})")
+        passed = subprocess.run([_bin("htan-submit"), "preflight", "--center", CENTER_ID],
+                                env={**env, "SYNAPSE_AUTH_TOKEN": SUBMITTER[1]})
+        if passed.returncode != 0:
+            print("demo: the demo submitter's preflight should pass", file=sys.stderr)
+            return 1
+
+        _banner(f"Airflow: airflow dags test htan_submission__{CENTER_ID}")
+        return _run_dag(emulator.base_url, moto)
+
+
+def _run_dag(synapse_endpoint: str, moto) -> int:
+    home = DEMO_DIR / "airflow"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW_CONN_SYNAPSE_DEFAULT": json.dumps(
+            {"conn_type": "synapse", "host": synapse_endpoint, "password": SUBMITTER[1]}),
+        "AIRFLOW_CONN_AWS_DEFAULT": moto.airflow_conn_uri(),
+    }
+    migrate = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
+    if migrate.returncode != 0:
+        print(migrate.stderr[-4000:], file=sys.stderr)
+        return 1
+    log_path = DEMO_DIR / "logs" / "dag-test.log"
+    with log_path.open("w") as log:
+        run = subprocess.run([_bin("airflow"), "dags", "test", f"htan_submission__{CENTER_ID}"], env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+    text = log_path.read_text()
+    summary = [line for line in text.splitlines() if "Preflight for" in line or "[ok]" in line or "[FAIL]" in line]
+    print("\n".join(summary[:12]))
+    finished = re.search(r"DagRun Finished: .*?state=(\w+)", text)
+    state = finished.group(1) if finished else "unknown"
+    print(f"\nDAG run of htan_submission__{CENTER_ID}: {state} (full log: {log_path.relative_to(REPO)})")
+    return 0 if run.returncode == 0 and state == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
