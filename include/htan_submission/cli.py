@@ -15,6 +15,7 @@ from pathlib import Path
 
 from htan_submission.config import ConfigError, get_center
 from htan_submission.synapse.client import SynapseTarget
+from htan_submission.synapse.errors import SynapseStepError
 
 TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
 ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
@@ -41,7 +42,8 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="htan-submit", description="Submit an HTAN center's batch to Synapse.")
     parser.add_argument("--centers", help="centers.yaml to use (default: $HTAN_CENTERS_FILE or the bundled one)")
-    parser.add_argument("--endpoint", help=f"Synapse endpoint base URL override (default: ${ENDPOINT_ENV} or synapse.org)")
+    parser.add_argument("--endpoint",
+                        help=f"Synapse endpoint base URL override (default: ${ENDPOINT_ENV} or synapse.org)")
     commands = parser.add_subparsers(dest="command", required=True)
     preflight = commands.add_parser(
         "preflight", help="check certification, 2FA, Terms of Service and upload permission",
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"htan-submit: {exc}", file=sys.stderr)
         return 2
+    except SynapseStepError as exc:
+        print(f"htan-submit: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ class EmulatorAdmin:
         return self._call("POST", "/entities", json=body).json()
 
     def grant(self, entity_id: str, principal: str, access: str | list[str] = "edit") -> dict:
-        return self._call("POST", f"/entities/{entity_id}/grant", json={"principal": principal, "access": access}).json()
+        body = {"principal": principal, "access": access}
+        return self._call("POST", f"/entities/{entity_id}/grant", json=body).json()
 
     def entity(self, entity_id: str) -> dict:
         return self._call("GET", f"/entities/{entity_id}").json()

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from synapse_emulator.errors import SynapseError
 from synapse_emulator.faults import FaultMiddleware, FaultTable
 from synapse_emulator.models import Backend, users
-from synapse_emulator.routes import admin, entities, files, schemas, storage
+from synapse_emulator.routes import admin, entities, files, grids, schemas, storage
 from synapse_emulator.routes import users as user_routes
 from synapse_emulator.state import State
 from synapse_emulator.storage import BlobStorage
@@ -71,6 +71,7 @@ def create_app(
     app.include_router(files.file_router)
     app.include_router(files.repo_router)
     app.include_router(schemas.router)
+    app.include_router(grids.router)
     app.include_router(storage.router)
     app.include_router(admin.router)
     app.add_middleware(FaultMiddleware, table=app.state.faults)

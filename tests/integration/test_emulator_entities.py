@@ -17,7 +17,10 @@ import synapseclient
 from synapseclient.core.exceptions import SynapseHTTPError
 from synapseclient.models import Annotations, File, Folder, Project
 
+from htan_submission.synapse.client import SynapseTarget, connect
+
 pytestmark = pytest.mark.integration
+DOWNLOAD_ROUTE = "/_storage/download/{handle_id}/{file_name}"
 
 
 def _name(prefix: str) -> str:
@@ -38,6 +41,20 @@ def _status(exc_info) -> int:
     return exc_info.value.response.status_code
 
 
+def _fresh_client(emulator, user, tmp_path):
+    """A second client for ``user`` with an empty cache: its ``get`` must download over HTTP,
+    where the uploading client would copy the file from its own cache."""
+    cache = tmp_path / f"fresh-{uuid.uuid4().hex[:6]}"
+    cache.mkdir()
+    return connect(SynapseTarget(endpoint=emulator.base_url, token=user.token), cache_dir=str(cache))
+
+
+def _downloads(emulator, handle_id: str) -> int:
+    prefix = f"/_storage/download/{handle_id}/"
+    return sum(1 for c in emulator.admin.calls()
+               if c["route"] == DOWNLOAD_ROUTE and c["path"].startswith(prefix) and c["status"] == 200)
+
+
 # --- models API ------------------------------------------------------------------------------
 
 def test_project_and_folder_store_twice_update_the_same_entities(syn, emulator):
@@ -56,15 +73,16 @@ def test_project_and_folder_store_twice_update_the_same_entities(syn, emulator):
     assert emulator.admin.entity(folder.id)["entity"]["description"] == "re-stored"
 
 
-def test_file_store_with_annotations_then_get_and_delete(syn, emulator, project, tmp_path):
+def test_file_store_with_annotations_then_get_and_delete(syn, synapse_user, emulator, project, tmp_path):
     data = os.urandom(2048)
-    path = _write(tmp_path / "sample.bin", data)
+    # A name that must be percent-encoded in the download URL.
+    path = _write(tmp_path / "sample (1) a+b.bin", data)
     annotations = {"assay": ["scRNA-seq"], "count": [3], "ratio": [0.5], "flag": [True],
                    "tags": ["a", "b"]}
     stored = File(path=str(path), parent_id=project.id, annotations=annotations).store(synapse_client=syn)
 
     record = emulator.admin.entity(stored.id)
-    assert record["entity"]["name"] == "sample.bin"
+    assert record["entity"]["name"] == "sample (1) a+b.bin"
     assert record["entity"]["parentId"] == project.id
     assert record["annotations"] == {
         "assay": {"type": "STRING", "value": ["scRNA-seq"]},
@@ -78,10 +96,13 @@ def test_file_store_with_annotations_then_get_and_delete(syn, emulator, project,
     assert emulator.admin.file_content(handle_id) == data
 
     download_dir = tmp_path / "download"
-    fetched = File(id=stored.id, path=str(download_dir)).get(synapse_client=syn)
+    reader = _fresh_client(emulator, synapse_user, tmp_path)
+    fetched = File(id=stored.id, path=str(download_dir)).get(synapse_client=reader)
     assert fetched.annotations["count"] == [3]
     assert fetched.annotations["flag"] == [True]
+    assert os.path.basename(fetched.path) == "sample (1) a+b.bin"
     assert open(fetched.path, "rb").read() == data
+    assert _downloads(emulator, handle_id) == 1
 
     File(id=stored.id).delete(synapse_client=syn)
     with pytest.raises(httpx.HTTPStatusError):
@@ -121,11 +142,11 @@ def test_children_listing_pages_past_fifty(syn, emulator, project):
 
 # --- classic API -----------------------------------------------------------------------------
 
-def test_classic_store_get_and_annotations(syn, emulator, tmp_path):
+def test_classic_store_get_and_annotations(syn, synapse_user, emulator, tmp_path):
     project = syn.store(synapseclient.Project(name=_name("classic")))
     folder = syn.store(synapseclient.Folder(name="data", parent=project))
     data = os.urandom(4096)
-    path = _write(tmp_path / "reads.fastq", data)
+    path = _write(tmp_path / "reads R1's.fastq", data)
     entity = syn.store(synapseclient.File(str(path), parent=folder, assay="bulkRNA", replicate=2))
 
     record = emulator.admin.entity(entity.id)
@@ -134,8 +155,10 @@ def test_classic_store_get_and_annotations(syn, emulator, tmp_path):
     assert record["annotations"]["replicate"] == {"type": "LONG", "value": ["2"]}
     assert emulator.admin.entity(project.id)["children"] == [folder.id]
 
-    fetched = syn.get(entity.id, downloadLocation=str(tmp_path / "out"))
+    reader = _fresh_client(emulator, synapse_user, tmp_path)
+    fetched = reader.get(entity.id, downloadLocation=str(tmp_path / "out"))
     assert open(fetched.path, "rb").read() == data
+    assert _downloads(emulator, record["entity"]["dataFileHandleId"]) == 1
 
     current = syn.get_annotations(entity)
     current["stage"] = ["final"]
@@ -240,16 +263,24 @@ def test_bundle_create_with_bad_annotations_creates_nothing(syn, emulator, proje
 def test_second_user_needs_a_grant_and_view_does_not_allow_store(syn, syn_for, make_user, emulator, project,
                                                                    tmp_path):
     folder = Folder(name="shared", parent_id=project.id).store(synapse_client=syn)
+    data = os.urandom(1500)
+    owned = File(path=str(_write(tmp_path / "owned.bin", data)), parent_id=folder.id).store(synapse_client=syn)
     other = make_user(prefix="viewer")
     other_syn = syn_for(other)
 
     with pytest.raises(SynapseHTTPError) as err:
         Folder(id=folder.id).get(synapse_client=other_syn)
     assert _status(err) == 403
+    with pytest.raises(SynapseHTTPError) as err:
+        other_syn.get(owned.id, downloadLocation=str(tmp_path / "denied"))
+    assert _status(err) == 403
 
     emulator.admin.grant(folder.id, other.user_name, "view")
     seen = Folder(id=folder.id).get(synapse_client=other_syn)
     assert seen.name == "shared"
+    assert [c["id"] for c in other_syn.getChildren(folder.id)] == [owned.id]
+    downloaded = other_syn.get(owned.id, downloadLocation=str(tmp_path / "viewer"))
+    assert open(downloaded.path, "rb").read() == data
     permissions = other_syn.restGET(f"/entity/{folder.id}/permissions")
     assert permissions["canView"] is True
     assert permissions["canAddChild"] is False
@@ -258,8 +289,62 @@ def test_second_user_needs_a_grant_and_view_does_not_allow_store(syn, syn_for, m
     with pytest.raises(SynapseHTTPError) as err:
         File(path=str(path), parent_id=folder.id).store(synapse_client=other_syn)
     assert _status(err) == 403
-    assert emulator.admin.entity(folder.id)["children"] == []
+    assert emulator.admin.entity(folder.id)["children"] == [owned.id]
     # The project itself stays private: the grant was on the folder only.
     with pytest.raises(SynapseHTTPError) as err:
         other_syn.restGET(f"/entity/{project.id}")
     assert _status(err) == 403
+
+
+def test_new_content_makes_a_new_version_and_old_versions_stay_readable(syn, synapse_user, emulator, project,
+                                                                        tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first_bytes, second_bytes = b"version one " * 100, b"version two " * 120
+    first = File(path=str(_write(tmp_path / "one" / "v.txt", first_bytes)), parent_id=project.id,
+                 annotations={"stage": ["draft"]}).store(synapse_client=syn)
+    second = File(path=str(_write(tmp_path / "two" / "v.txt", second_bytes)), parent_id=project.id).store(
+        synapse_client=syn)
+
+    assert second.id == first.id
+    stored = emulator.admin.entity(first.id)["entity"]
+    assert stored["versionNumber"] == 2
+    assert emulator.admin.file_content(stored["dataFileHandleId"]) == second_bytes
+    assert emulator.admin.entity(first.id)["annotations"]["stage"] == {"type": "STRING", "value": ["draft"]}
+    old = syn.restGET(f"/entity/{first.id}/version/1")
+    assert (old["versionNumber"], old["isLatestVersion"]) == (1, False)
+    assert emulator.admin.file_content(old["dataFileHandleId"]) == first_bytes
+
+    reader = _fresh_client(emulator, synapse_user, tmp_path)
+    v1 = reader.get(first.id, version=1, downloadLocation=str(tmp_path / "v1"))
+    assert open(v1.path, "rb").read() == first_bytes
+    latest = File(id=first.id, path=str(tmp_path / "latest")).get(synapse_client=reader)
+    assert latest.version_number == 2
+    assert open(latest.path, "rb").read() == second_bytes
+
+    # A PUT with the etag of before the new version is refused.
+    with pytest.raises(SynapseHTTPError) as err:
+        syn.restPUT(f"/entity/{first.id}", body=json.dumps({**old, "description": "stale"}))
+    assert _status(err) == 412
+
+
+def test_children_hidden_by_their_own_acl_are_not_listed(syn, syn_for, make_user, emulator, project):
+    opened = Folder(name="open", parent_id=project.id).store(synapse_client=syn)
+    restricted = Folder(name="restricted", parent_id=project.id).store(synapse_client=syn)
+    viewer = make_user(prefix="lister")
+    emulator.admin.grant(project.id, viewer.user_name, "view")
+    # The owner takes the viewer off the folder: a local ACL copied from the project's, minus the viewer.
+    syn.setPermissions(restricted.id, int(viewer.owner_id), accessType=[], warn_if_inherits=False)
+    local = syn.restGET(f"/entity/{restricted.id}/acl")
+    assert local["id"] == restricted.id
+    assert viewer.owner_id not in {str(ra["principalId"]) for ra in local["resourceAccess"]}
+
+    viewer_syn = syn_for(viewer)
+    assert [c["id"] for c in viewer_syn.getChildren(project.id)] == [opened.id]
+    counted = viewer_syn.restPOST("/entity/children", body=json.dumps(
+        {"parentId": project.id, "includeTypes": ["folder"], "includeTotalChildCount": True}))
+    assert counted["totalChildCount"] == 1
+    with pytest.raises(SynapseHTTPError) as err:
+        viewer_syn.restGET(f"/entity/{restricted.id}")
+    assert _status(err) == 403
+    assert sorted(c["id"] for c in syn.getChildren(project.id)) == sorted([opened.id, restricted.id])

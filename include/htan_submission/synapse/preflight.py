@@ -65,14 +65,6 @@ class PreflightReport:
         return "\n".join(lines)
 
 
-class PreflightFailed(Exception):
-    """Raised by steps that must stop when preflight fails; the message lists every fix."""
-
-    def __init__(self, report: PreflightReport):
-        self.report = report
-        super().__init__(report.summary())
-
-
 def run_preflight(center: Center, target: SynapseTarget, cache_dir: str | None = None) -> PreflightReport:
     """Log in as the submitter and run every check; never raises for a failed check."""
     report = PreflightReport(center=center.center_id)

@@ -272,13 +272,16 @@ def path(backend: Backend, user: dict, entity_id: str) -> dict:
 
 
 def list_children(backend: Backend, user: dict, request: dict) -> dict:
-    """POST /entity/children: one page of EntityHeaders, with a ``nextPageToken`` while more remain."""
+    """POST /entity/children: one page of EntityHeaders, with a ``nextPageToken`` while more remain.
+
+    Like Synapse, only children the caller may READ are listed (and counted): a child with its
+    own ACL that leaves the caller out is hidden even though the parent is readable.
+    """
     parent_id = request.get("parentId")
     if parent_id:
         read(backend, user, parent_id)
-        found = children(backend, parent_id)
-    else:
-        found = [e for e in children(backend, ROOT_ENTITY_ID) if "READ" in acl.access_of(backend, user, e["id"])]
+    found = children(backend, parent_id or ROOT_ENTITY_ID)
+    found = [e for e in found if "READ" in acl.access_of(backend, user, e["id"])]
     include = request.get("includeTypes") or ["file", "folder", "project", "recordset"]
     found = [e for e in found if entity_type(e) in {t.lower() for t in include}]
     if request.get("sortBy") == "NAME":

@@ -58,7 +58,8 @@ def sign(backend: Backend, path: str, lifetime_s: int = URL_LIFETIME_S) -> str:
 
 def verify_signature(backend: Backend, path: str, expires: str | None, signature: str | None) -> None:
     """403 on a bad or expired signature: what S3 answers, and what the client treats as expiry."""
-    if not expires or not signature:
+    if not expires or not signature or not expires.isdigit():
+        # A mangled ``expires`` is a bad signature (403), not a server error.
         raise Forbidden("Request has expired or is not signed")
     expected = hmac.new(_secret(backend), f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature) or int(expires) < time.time():

@@ -162,7 +162,8 @@ def tos_info() -> dict:
     return {
         "termsOfServiceUrl": "https://github.com/Sage-Bionetworks/Sage-Governance-Documents/blob/main/Terms.md",
         "latestTermsOfServiceVersion": TOS_VERSION,
-        "currentRequirements": {"requirementDate": "2024-01-01T00:00:00.000Z", "minimumTermsOfServiceVersion": TOS_VERSION},
+        "currentRequirements": {"requirementDate": "2024-01-01T00:00:00.000Z",
+                                "minimumTermsOfServiceVersion": TOS_VERSION},
     }
 
 

@@ -84,9 +84,10 @@ def read_entity(entity_id: str, b: Backend = Depends(backend)) -> dict:
 @router.get("/filehandles/{handle_id}")
 def read_handle(handle_id: str, b: Backend = Depends(backend)) -> dict:
     handle = files.get_handle(b, handle_id)
-    stored = b.blobs.exists(files.blob_key(handle["id"]))
-    return {"fileHandle": files.view(handle), "storedBytes": b.blobs.size(files.blob_key(handle["id"])) if stored else None,
-            "storedMd5": b.blobs.md5(files.blob_key(handle["id"])) if stored else None}
+    key = files.blob_key(handle["id"])
+    stored = b.blobs.exists(key)
+    return {"fileHandle": files.view(handle), "storedBytes": b.blobs.size(key) if stored else None,
+            "storedMd5": b.blobs.md5(key) if stored else None}
 
 
 @router.get("/filehandles/{handle_id}/content")
