@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +23,16 @@ from htan_submission.synapse.client import SynapseTarget, connect
 
 pytestmark = pytest.mark.integration
 DOWNLOAD_ROUTE = "/_storage/download/{handle_id}/{file_name}"
+
+
+@pytest.fixture(autouse=True)
+def _every_call_served(emulator):
+    """Fail a test whose client made a call the emulator has no route for (a silent 404)."""
+    started = time.time()
+    yield
+    unserved = [f"{c['method']} {c['path']}" for c in emulator.admin.calls()
+                if c["time"] >= started and c["route"] is None and c["fault"] is None]
+    assert not unserved, f"calls the emulator does not serve: {unserved}"
 
 
 def _name(prefix: str) -> str:
@@ -101,7 +113,7 @@ def test_file_store_with_annotations_then_get_and_delete(syn, synapse_user, emul
     assert fetched.annotations["count"] == [3]
     assert fetched.annotations["flag"] == [True]
     assert os.path.basename(fetched.path) == "sample (1) a+b.bin"
-    assert open(fetched.path, "rb").read() == data
+    assert Path(fetched.path).read_bytes() == data
     assert _downloads(emulator, handle_id) == 1
 
     File(id=stored.id).delete(synapse_client=syn)
@@ -157,7 +169,7 @@ def test_classic_store_get_and_annotations(syn, synapse_user, emulator, tmp_path
 
     reader = _fresh_client(emulator, synapse_user, tmp_path)
     fetched = reader.get(entity.id, downloadLocation=str(tmp_path / "out"))
-    assert open(fetched.path, "rb").read() == data
+    assert Path(fetched.path).read_bytes() == data
     assert _downloads(emulator, record["entity"]["dataFileHandleId"]) == 1
 
     current = syn.get_annotations(entity)
@@ -280,7 +292,7 @@ def test_second_user_needs_a_grant_and_view_does_not_allow_store(syn, syn_for, m
     assert seen.name == "shared"
     assert [c["id"] for c in other_syn.getChildren(folder.id)] == [owned.id]
     downloaded = other_syn.get(owned.id, downloadLocation=str(tmp_path / "viewer"))
-    assert open(downloaded.path, "rb").read() == data
+    assert Path(downloaded.path).read_bytes() == data
     permissions = other_syn.restGET(f"/entity/{folder.id}/permissions")
     assert permissions["canView"] is True
     assert permissions["canAddChild"] is False
@@ -317,10 +329,10 @@ def test_new_content_makes_a_new_version_and_old_versions_stay_readable(syn, syn
 
     reader = _fresh_client(emulator, synapse_user, tmp_path)
     v1 = reader.get(first.id, version=1, downloadLocation=str(tmp_path / "v1"))
-    assert open(v1.path, "rb").read() == first_bytes
+    assert Path(v1.path).read_bytes() == first_bytes
     latest = File(id=first.id, path=str(tmp_path / "latest")).get(synapse_client=reader)
     assert latest.version_number == 2
-    assert open(latest.path, "rb").read() == second_bytes
+    assert Path(latest.path).read_bytes() == second_bytes
 
     # A PUT with the etag of before the new version is refused.
     with pytest.raises(SynapseHTTPError) as err:
@@ -348,3 +360,23 @@ def test_children_hidden_by_their_own_acl_are_not_listed(syn, syn_for, make_user
         viewer_syn.restGET(f"/entity/{restricted.id}")
     assert _status(err) == 403
     assert sorted(c["id"] for c in syn.getChildren(project.id)) == sorted([opened.id, restricted.id])
+
+
+def test_sync_from_synapse_downloads_a_tree(syn, synapse_user, emulator, project, tmp_path):
+    import synapseutils
+
+    folder = Folder(name="tree", parent_id=project.id).store(synapse_client=syn)
+    sub = Folder(name="sub", parent_id=folder.id).store(synapse_client=syn)
+    contents = {"top.txt": (folder.id, os.urandom(700)), "deep (2).txt": (sub.id, os.urandom(900))}
+    for name, (parent_id, data) in contents.items():
+        File(path=str(_write(tmp_path / name, data)), parent_id=parent_id).store(synapse_client=syn)
+
+    synced = Folder(id=folder.id).sync_from_synapse(path=str(tmp_path / "models"),
+                                                    synapse_client=_fresh_client(emulator, synapse_user, tmp_path))
+    assert Path(synced.files[0].path).read_bytes() == contents["top.txt"][1]
+    assert Path(synced.folders[0].files[0].path).read_bytes() == contents["deep (2).txt"][1]
+
+    legacy = synapseutils.syncFromSynapse(_fresh_client(emulator, synapse_user, tmp_path), folder.id,
+                                          path=str(tmp_path / "legacy"))
+    assert {f.name: Path(f.path).read_bytes() for f in legacy} == {n: d for n, (_, d) in contents.items()}
+    assert (tmp_path / "legacy" / "sub" / "deep (2).txt").read_bytes() == contents["deep (2).txt"][1]

@@ -13,12 +13,23 @@ import os
 import time
 import uuid
 
+import httpx
 import pytest
 import synapseclient
 from synapseclient.core.exceptions import SynapseHTTPError
 from synapseclient.models import File, Folder, Project
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _every_call_served(emulator):
+    """Fail a test whose client made a call the emulator has no route for (a silent 404)."""
+    started = time.time()
+    yield
+    unserved = [f"{c['method']} {c['path']}" for c in emulator.admin.calls()
+                if c["time"] >= started and c["route"] is None and c["fault"] is None]
+    assert not unserved, f"calls the emulator does not serve: {unserved}"
 
 MIB = 1024 * 1024
 
@@ -55,6 +66,18 @@ def test_429_with_retry_after_on_post_entity_is_retried(syn, emulator, faults, p
     answered = [c["status"] for c in emulator.admin.calls()
                 if c["path"] == "/repo/v1/entity" and c["method"] == "POST" and c["fault"] == "status"]
     assert answered[-2:] == [429, 429]
+
+
+def test_429_answer_carries_retry_after_and_synapse_shape(emulator, faults, synapse_user):
+    rule = faults.add_fault(r"^/repo/v1/userProfile$", status=429, retryAfter=3, count=1)
+    headers = {"Authorization": f"Bearer {synapse_user.token}"}
+    throttled = httpx.get(f"{emulator.base_url}/repo/v1/userProfile", headers=headers)
+    assert throttled.status_code == 429
+    assert throttled.headers["retry-after"] == "3"
+    assert throttled.headers["content-type"].startswith("application/json")
+    assert "reason" in throttled.json()
+    assert httpx.get(f"{emulator.base_url}/repo/v1/userProfile", headers=headers).status_code == 200
+    assert _fired(faults, rule) == 1
 
 
 def test_429_on_presigned_url_batch_is_retried(syn, emulator, faults, project, tmp_path):

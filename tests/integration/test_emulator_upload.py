@@ -11,7 +11,10 @@ import asyncio
 import hashlib
 import json
 import os
+import time
 import uuid
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
@@ -20,7 +23,19 @@ from synapseclient.core.exceptions import SynapseHTTPError
 from synapseclient.core.upload.multipart_upload_async import multipart_upload_file_async
 from synapseclient.models import File, Folder, Project
 
+from htan_submission.synapse.client import SynapseTarget, connect
+
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _every_call_served(emulator):
+    """Fail a test whose client made a call the emulator has no route for (a silent 404)."""
+    started = time.time()
+    yield
+    unserved = [f"{c['method']} {c['path']}" for c in emulator.admin.calls()
+                if c["time"] >= started and c["route"] is None and c["fault"] is None]
+    assert not unserved, f"calls the emulator does not serve: {unserved}"
 
 MIB = 1024 * 1024
 PART = 8 * MIB
@@ -79,7 +94,7 @@ def _part_puts(emulator, upload_id: str) -> list[str]:
             if c["method"] == "PUT" and c["path"].startswith(prefix) and c["status"] == 200]
 
 
-def test_large_file_goes_up_in_two_parts_with_its_md5(syn, emulator, project, big_file):
+def test_large_file_goes_up_in_two_parts_with_its_md5(syn, synapse_user, emulator, project, big_file):
     path, data = big_file
     stored = File(path=str(path), parent_id=project.id).store(synapse_client=syn)
 
@@ -88,6 +103,15 @@ def test_large_file_goes_up_in_two_parts_with_its_md5(syn, emulator, project, bi
     assert handle["storedMd5"] == hashlib.md5(data).hexdigest() == handle["fileHandle"]["contentMd5"]
     assert handle["storedBytes"] == handle["fileHandle"]["contentSize"] == len(data)
     assert emulator.admin.file_content(entity["dataFileHandleId"]) == data
+    cache = path.parent / "fresh-cache"
+    cache.mkdir()
+    reader = connect(SynapseTarget(endpoint=emulator.base_url, token=synapse_user.token), cache_dir=str(cache))
+    downloaded = File(id=stored.id, path=str(path.parent / "download")).get(synapse_client=reader)
+    assert hashlib.md5(Path(downloaded.path).read_bytes()).hexdigest() == hashlib.md5(data).hexdigest()
+    # Over 8 MiB the client downloads in byte ranges, each answered 206 Partial Content.
+    statuses = [c["status"] for c in emulator.admin.calls()
+                if c["path"].startswith(f"/_storage/download/{entity['dataFileHandleId']}/")]
+    assert statuses.count(206) == 2, statuses
 
     # Repeating the client's request finds the finished upload: both parts added, same handle.
     status = _start(syn, _request(path, data, storage_location_id=1))
@@ -166,21 +190,26 @@ def test_complete_with_missing_parts_is_400(syn, big_file):
     assert "2" in err.value.response.json()["reason"]
 
 
-def test_presigned_url_with_a_bad_signature_is_403(syn, emulator, big_file):
+def test_presigned_url_with_a_bad_or_expired_signature_is_403(syn, emulator, big_file):
     path, data = big_file
     upload_id = _start(syn, _request(path, data))["uploadId"]
     url = _presigned(syn, upload_id, [1])[1]
     base, query = url.split("?", 1)
-    params = dict(p.split("=", 1) for p in query.split("&"))
+    params = dict(parse_qsl(query))
+    assert {"X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature"} <= set(params), "S3's presigned-URL shape"
 
-    tampered = f"{base}?expires={params['expires']}&signature={'0' * 64}"
-    assert httpx.put(tampered, content=b"x").status_code == 403
-    stretched = f"{base}?expires={int(params['expires']) + 3600}&signature={params['signature']}"
-    assert httpx.put(stretched, content=b"x").status_code == 403
-    expired = f"{base}?expires=1000000000&signature={params['signature']}"
-    assert httpx.put(expired, content=b"x").status_code == 403
-    assert httpx.put(base, content=b"x").status_code == 403
+    def put(**changes: str | None) -> int:
+        changed = {k: v for k, v in {**params, **changes}.items() if v is not None}
+        return httpx.put(f"{base}?{urlencode(changed)}", content=b"x").status_code
+
+    assert put(**{"X-Amz-Signature": "0" * 64}) == 403
+    assert put(**{"X-Amz-Expires": str(int(params["X-Amz-Expires"]) + 3600)}) == 403
+    assert put(**{"X-Amz-Date": "20200101T000000Z"}) == 403  # long expired, and not what was signed
+    assert put(**{"X-Amz-Date": "yesterday"}) == 403
+    assert put(**{"X-Amz-Signature": None}) == 403
+    assert httpx.put(url.replace(f"/{upload_id}/1?", f"/{upload_id}/2?"), content=b"x").status_code == 403
     assert _part_puts(emulator, upload_id) == []
+    assert put() == 200
 
 
 def test_client_refreshes_urls_after_a_403_on_a_part(syn, emulator, project, tmp_path):

@@ -76,7 +76,8 @@ def put(backend: Backend, user: dict, entity_id: str, body: dict) -> dict:
         acl.require(backend, user, entity["id"], "UPDATE")
         if body.get("etag") != entity["etag"]:
             raise PreconditionFailed(
-                f"Object: {entity['id']} was updated since you last fetched it, retrieve it again and reapply the update"
+                f"Object: {entity['id']} was updated since you last fetched it, "
+                "retrieve it again and reapply the update"
             )
         clean = validate(body.get("annotations") or {})
         backend.state.put("annotations", entity["id"], {"annotations": clean})

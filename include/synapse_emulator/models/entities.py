@@ -122,7 +122,8 @@ def create(backend: Backend, user: dict, body: dict, entity_id: str | None = Non
         })
         if kind in VERSIONABLE:
             _check_file_handle(backend, user, entity)
-            entity.update({"versionNumber": 1, "versionLabel": body.get("versionLabel") or "1", "isLatestVersion": True})
+            entity.update({"versionNumber": 1, "versionLabel": body.get("versionLabel") or "1",
+                           "isLatestVersion": True})
             if kind == "recordset":
                 entity.setdefault("csvDescriptor", {"isFirstLineHeader": True})
         backend.state.put("entity", new_id, entity)
@@ -158,7 +159,8 @@ def update(backend: Backend, user: dict, entity_id: str, body: dict, new_version
         _check_certified_write(backend, user, entity)
         if body.get("etag") != entity["etag"]:
             raise PreconditionFailed(
-                f"Object: {entity['id']} was updated since you last fetched it, retrieve it again and reapply the update"
+                f"Object: {entity['id']} was updated since you last fetched it, "
+                "retrieve it again and reapply the update"
             )
         kind = entity_type(entity)
         if body.get("concreteType") and body["concreteType"] != entity["concreteType"]:

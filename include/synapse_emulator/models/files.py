@@ -8,6 +8,7 @@ endpoint (moto in tests) for the ``owner.txt`` handshake and the object-exists c
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import json
@@ -16,7 +17,8 @@ import re
 import secrets
 import time
 import uuid
-from urllib.parse import quote
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
 
 from synapse_emulator.errors import BadRequest, Forbidden, NotFound
 from synapse_emulator.models import Backend, acl, entities
@@ -31,6 +33,7 @@ MAX_PART = 5 * 1024 * 1024 * 1024
 MAX_PARTS = 10_000
 MAX_FILE = 5 * 1024**4
 URL_LIFETIME_S = 15 * 60
+AMZ_DATE = "%Y%m%dT%H%M%SZ"  # S3's X-Amz-Date, the format synapseclient parses
 MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 OWNER_TXT_HELP = "https://help.synapse.org/docs/Custom-Storage-Locations.2048327803.html"
 
@@ -44,25 +47,39 @@ def _secret(backend: Backend) -> bytes:
     return record["value"].encode()
 
 
-def sign(backend: Backend, path: str, lifetime_s: int = URL_LIFETIME_S) -> str:
+def sign(backend: Backend, path: str, lifetime_s: int = URL_LIFETIME_S, issued_at: float | None = None) -> str:
     """A signed relative URL for ``path``, given decoded (``/_storage/download/1/a b.txt``).
 
-    The signature covers the decoded path, which is what the server sees after the client
-    percent-encodes the URL and the ASGI server decodes it again; the URL itself carries the
-    encoded form, so file names with spaces, ``+``, ``(`` or ``'`` download like any other.
+    The query has S3's SigV4 shape (``X-Amz-Date``, ``X-Amz-Expires``, ``X-Amz-Signature``):
+    synapseclient parses ``X-Amz-Date`` and ``X-Amz-Expires`` from a download URL to know when
+    to refresh it, and fails with a KeyError on a file over 8 MiB without them. The signature
+    covers the decoded path, which is what the server sees once the ASGI server decodes the
+    percent-encoded URL, so file names with spaces, ``+``, ``(`` or ``'`` work like any other.
+    ``issued_at`` lets tests issue a URL that has already expired.
     """
-    expires = int(time.time()) + lifetime_s
-    signature = hmac.new(_secret(backend), f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()
-    return f"{quote(path)}?expires={expires}&signature={signature}"
+    amz_date = time.strftime(AMZ_DATE, time.gmtime(time.time() if issued_at is None else issued_at))
+    query = urlencode({"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Date": amz_date,
+                       "X-Amz-Expires": str(lifetime_s), "X-Amz-SignedHeaders": "host"})
+    return f"{quote(path)}?{query}&X-Amz-Signature={_signature(backend, path, amz_date, str(lifetime_s))}"
 
 
-def verify_signature(backend: Backend, path: str, expires: str | None, signature: str | None) -> None:
-    """403 on a bad or expired signature: what S3 answers, and what the client treats as expiry."""
-    if not expires or not signature or not expires.isdigit():
-        # A mangled ``expires`` is a bad signature (403), not a server error.
-        raise Forbidden("Request has expired or is not signed")
-    expected = hmac.new(_secret(backend), f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature) or int(expires) < time.time():
+def _signature(backend: Backend, path: str, amz_date: str, expires: str) -> str:
+    return hmac.new(_secret(backend), f"{path}:{amz_date}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify_signature(backend: Backend, path: str, query: Mapping[str, str]) -> None:
+    """403 on a bad or expired signature: what S3 answers, and what the client treats as expiry.
+    A mangled date or lifetime is a bad signature too, never a server error."""
+    amz_date, expires, signature = (query.get(k) for k in ("X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature"))
+    if not amz_date or not signature or not expires or not expires.isdecimal():
+        raise Forbidden("Request is not signed")
+    try:
+        issued = calendar.timegm(time.strptime(amz_date, AMZ_DATE))
+    except ValueError as exc:
+        raise Forbidden("X-Amz-Date must be in the ISO8601 Long Format yyyyMMdd'T'HHmmss'Z'") from exc
+    if not hmac.compare_digest(_signature(backend, path, amz_date, expires), signature):
+        raise Forbidden("The request signature we calculated does not match the signature you provided.")
+    if issued + int(expires) < time.time():
         raise Forbidden("Request has expired")
 
 
@@ -530,7 +547,8 @@ def complete(backend: Backend, user: dict, upload_id: str) -> dict:
             "storageLocationId": location["storageLocationId"],
         }
         if location["concreteType"].endswith("ExternalS3StorageLocationSetting"):
-            key = "/".join(p for p in ((location.get("baseKey") or "").strip("/"), str(uuid.uuid4()), request["fileName"]) if p)
+            base_key = (location.get("baseKey") or "").strip("/")
+            key = "/".join(p for p in (base_key, str(uuid.uuid4()), request["fileName"]) if p)
             tmp = f"complete/{upload_id}"
             backend.blobs.concatenate(tmp, parts)
             with backend.blobs.path(tmp).open("rb") as handle:

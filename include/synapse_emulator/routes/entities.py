@@ -174,6 +174,16 @@ def access_requirements(entity_id: str, user: dict = Depends(caller), b: Backend
     return {"results": [], "totalNumberOfResults": 0}
 
 
+@router.get("/entity/{entity_id}/generatedBy")
+@router.get("/entity/{entity_id}/version/{version}/generatedBy")
+def generated_by(entity_id: str, version: int | None = None, user: dict = Depends(caller),
+                 b: Backend = Depends(backend)) -> dict:
+    """The emulator keeps no provenance, so every entity is one without an activity: Synapse's
+    404, which the client's downloads and ``sync_from_synapse`` read as "no provenance"."""
+    entity = entities.get_version(b, user, entity_id, version) if version else entities.read(b, user, entity_id)
+    raise NotFound(f"No activity found for entity {entity['id']}")
+
+
 @router.get("/entity/{entity_id}/annotations2")
 def get_annotations(entity_id: str, user: dict = Depends(caller), b: Backend = Depends(backend)) -> dict:
     return annotations_v2.get(b, user, entity_id)

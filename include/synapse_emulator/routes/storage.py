@@ -17,8 +17,7 @@ router = APIRouter(prefix="/_storage")
 
 @router.put("/upload/{upload_id}/{part_number}")
 async def put_part(upload_id: str, part_number: int, request: Request, b: Backend = Depends(backend)) -> Response:
-    files.verify_signature(b, request.url.path, request.query_params.get("expires"),
-                           request.query_params.get("signature"))
+    files.verify_signature(b, request.url.path, request.query_params)
     data = await request.body()
     etag = files.store_part(b, upload_id, part_number, data)
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
@@ -26,8 +25,7 @@ async def put_part(upload_id: str, part_number: int, request: Request, b: Backen
 
 @router.get("/download/{handle_id}/{file_name}")
 def download(handle_id: str, file_name: str, request: Request, b: Backend = Depends(backend)) -> Response:
-    files.verify_signature(b, request.url.path, request.query_params.get("expires"),
-                           request.query_params.get("signature"))
+    files.verify_signature(b, request.url.path, request.query_params)
     handle = files.get_handle(b, handle_id)
     return FileResponse(b.blobs.path(files.blob_key(handle["id"])), media_type=handle.get("contentType"),
                         filename=handle.get("fileName"))
