@@ -68,6 +68,18 @@ def airflow_db():
     return AIRFLOW_HOME
 
 
+@pytest.fixture
+def every_call_served(emulator):
+    """Fail a test whose client made a call the emulator has no route for (a silent 404)."""
+    import time
+
+    started = time.time()
+    yield
+    unserved = [f"{c['method']} {c['path']}" for c in emulator.admin.calls()
+                if c["time"] >= started and c["route"] is None and c["fault"] is None]
+    assert not unserved, f"calls the emulator does not serve: {unserved}"
+
+
 @dataclass
 class SynapseUser:
     user_name: str

@@ -6,7 +6,6 @@ client must read itself through the auth endpoint); the emulator must refuse the
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import httpx
@@ -18,17 +17,7 @@ from synapseclient.models import File, Folder, Project, UserProfile
 from htan_submission.synapse.client import SynapseTarget, build_client, connect
 from htan_submission.synapse.errors import SynapseStepError
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _every_call_served(emulator):
-    """Fail a test whose client made a call the emulator has no route for (a silent 404)."""
-    started = time.time()
-    yield
-    unserved = [f"{c['method']} {c['path']}" for c in emulator.admin.calls()
-                if c["time"] >= started and c["route"] is None and c["fault"] is None]
-    assert not unserved, f"calls the emulator does not serve: {unserved}"
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_call_served")]
 
 
 @pytest.fixture
