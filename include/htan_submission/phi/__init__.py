@@ -1,0 +1,1 @@
+"""PHI detection and removal: tables (dates, ages, identifiers in text) and image headers."""
