@@ -19,6 +19,7 @@ CENTER_ID = re.compile(r"^HTA(2[0-2][0-9]|[1-9]|1[0-6])$")
 SYNAPSE_ID = re.compile(r"^syn[0-9]+$")
 TRANSFER_MODES = ("index", "copy")
 AGE_POLICIES = ("flag", "cap")
+DATE_ORDERS = ("MDY", "DMY")
 
 
 class ConfigError(ValueError):
@@ -40,10 +41,13 @@ class Center:
     release: int = 1
     transfer_mode: str = "index"
     age_policy: str = "flag"
+    date_order: str | None = None  # how scrub-table reads 03/04/2019: MDY, DMY, or None (refuse to guess)
+    date_columns: tuple[tuple[str, str | None], ...] = ()  # scrub-table: DATE column -> AGE_IN_DAYS_* (None: drop)
     timezone: str = "UTC"
     liaisons: tuple[str, ...] = field(default_factory=tuple)
     synapse_conn_id: str = "synapse_default"
     aws_conn_id: str = "aws_default"
+    allow_new_versions: bool = False  # a re-submitted file with other bytes: new version, or a finding
 
     @property
     def ingest_folder_name(self) -> str:
@@ -99,6 +103,13 @@ def _center(center_id: str, spec: dict, path: Path) -> Center:
     policy = spec.get("age_policy", "flag")
     if policy not in AGE_POLICIES:
         raise ConfigError(f"{where}.age_policy: one of {', '.join(AGE_POLICIES)}")
+    date_order = spec.get("date_order")
+    if date_order is not None and date_order not in DATE_ORDERS:
+        raise ConfigError(f"{where}.date_order: one of {', '.join(DATE_ORDERS)} (or leave it out)")
+    date_columns = spec.get("date_columns") or {}
+    if not isinstance(date_columns, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in date_columns.items()):
+        raise ConfigError(f"{where}.date_columns: a mapping DATE_COLUMN: AGE_IN_DAYS_COLUMN (or null to drop it)")
     try:
         release = int(spec.get("release", 1))
     except (TypeError, ValueError):
@@ -114,8 +125,17 @@ def _center(center_id: str, spec: dict, path: Path) -> Center:
         release=release,
         transfer_mode=mode,
         age_policy=policy,
+        date_order=date_order,
+        date_columns=tuple(date_columns.items()),
         timezone=str(spec.get("timezone") or "UTC"),
         liaisons=tuple(str(x) for x in liaisons),
         synapse_conn_id=str(spec.get("synapse_conn_id") or "synapse_default"),
         aws_conn_id=str(spec.get("aws_conn_id") or "aws_default"),
+        allow_new_versions=_flag(spec.get("allow_new_versions", False), f"{where}.allow_new_versions"),
     )
+
+
+def _flag(value, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: true or false")
+    return value
