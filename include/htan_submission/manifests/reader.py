@@ -160,7 +160,9 @@ def _read_xlsx(path: Path, name: str, finding) -> tuple[list[list], str | None]:
     from openpyxl import load_workbook  # heavy; only when a workbook is read
 
     try:
-        workbook = load_workbook(path, data_only=False)
+        # A file object, not the path: openpyxl refuses a workbook whose name does not end in .xlsx.
+        with path.open("rb") as handle:
+            workbook = load_workbook(io.BytesIO(handle.read()), data_only=False)
     except Exception as exc:  # openpyxl raises many types for a broken zip/xml
         raise ManifestReadError(f"{name}: cannot read the workbook ({type(exc).__name__}); re-save it from Excel "
                                 "as .xlsx or export CSV") from exc

@@ -25,7 +25,7 @@ def reference_cells(compiled: CompiledComponent, frame: pd.DataFrame,
     cells: set[tuple[int, str, str]] = set()
     for index, record in zip(frame.index, frame.to_dict("records"), strict=True):
         instance = {column: compiled.convert(column, text)[0]
-                    for column, text in record.items() if text is not None}
+                    for column, text in record.items() if isinstance(text, str)}
         for error in validator.iter_errors(instance):
             cells.add((int(index) + 2, *_locate(error)))
     typed = {(row, column) for row, column, rule in cells if rule == "schema.type"}
