@@ -14,9 +14,16 @@ import sys
 from pathlib import Path
 
 from htan_submission.config import ConfigError, get_center
+from htan_submission.datamodel import cli as datamodel_cli
+from htan_submission.phi import cli as phi_cli
+from htan_submission.phi.images import cli as phi_images_cli
 from htan_submission.synapse.client import SynapseTarget
 from htan_submission.synapse.errors import SynapseStepError
+from htan_submission.validation import cli as validation_cli
 
+# Each step's commands live next to its code (`register(commands)`); light imports only, the
+# work modules are imported when a command runs.
+COMMAND_MODULES = (validation_cli, datamodel_cli, phi_cli, phi_images_cli)
 TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
 ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
 
@@ -52,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     preflight.add_argument("--center", required=True, help="center id, e.g. HTA200")
     preflight.add_argument("--json", help="also write the report as JSON to this file")
     preflight.set_defaults(func=cmd_preflight)
+    for module in COMMAND_MODULES:
+        module.register(commands)
     return parser
 
 

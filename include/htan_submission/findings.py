@@ -20,9 +20,11 @@ from pathlib import Path
 
 SEVERITIES = ("error", "warning")
 MAX_SHOWN_CHARS = 40
-# Shapes that may be PHI (a date, an e-mail address, a long number such as an MRN or phone):
-# a validation message that must echo a cell shows these masked.
-SENSITIVE = re.compile(r"@|\d{6,}|\d[\d\s().-]{8,}\d|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+# Shapes that may be PHI (a date, an e-mail address, a bare long number such as an MRN, a phone
+# number): a validation message that must echo a cell shows these masked. Codes such as
+# UBERON:0002107 or HTA200_1_B1 (digits after a letter, colon or underscore) stay readable.
+SENSITIVE = re.compile(r"@|(?<![A-Za-z:_.\d])\d{6,}|\d{3}[\s().-]{1,2}\d{3}[\s.-]\d{4}|\d{3}-\d{2}-\d{4}"
+                       r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 FIELDS = ("severity", "component", "file", "row", "column", "rule", "message")
 
 

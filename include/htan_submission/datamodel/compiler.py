@@ -17,6 +17,7 @@ is cached per process: the BiospecimenData schema is 2.2 MB of enumerations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +39,7 @@ from htan_submission.datamodel.keywords import (
 from htan_submission.datamodel.registry import Component, get_component
 
 ROW_COLUMN = "__spreadsheet_row__"
+TEXT = CellType(("string",))
 ROOT_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties", "if", "then", "else", "allOf"})
 IF_THEN_RULE = "schema.if_then"
 REQUIRED_RULE = "schema.required"
@@ -85,6 +87,7 @@ class _Builder:
         self.column_checks: dict[str, list[pa.Check]] = {name: [] for name in self.properties}
         self.frame_checks: list[pa.Check] = []
         self.infos: dict[str, CheckInfo] = {}
+        self.converters: dict[str, Callable[[str], tuple[object, bool]]] = {}
 
     def _key(self, info: CheckInfo) -> str:
         key = f"c{len(self.infos)}"
@@ -93,8 +96,10 @@ class _Builder:
 
     # -- per-cell conversion, cached per unique text ------------------------------------------
     def converter(self, column: str) -> Callable[[str], tuple[object, bool]]:
-        cell_type = self.cell_types.get(column, CellType(("string",)))
-        return cell_type.convert
+        """The column's cell conversion, memoised: several checks ask for the same unique text."""
+        if column not in self.converters:
+            self.converters[column] = _memoised(self.cell_types.get(column, CellType(("string",))).convert)
+        return self.converters[column]
 
     # -- columns ---------------------------------------------------------------------------------
     def add_property(self, name: str, schema: object) -> None:
@@ -109,7 +114,8 @@ class _Builder:
                 raise CompileError(f"{where}: only a single 'items' schema is supported")
             item_types = declared_types(items, f"{where}.items") or ("string",)
         self.cell_types[name] = CellType(types, item_types)
-        if types:
+        self.converters.pop(name, None)
+        if types and types != ("string",):  # text is always text: a string cell cannot fail its type
             items_typed = _items_typed(schema, item_types)
             self._column_check(name, "type", types, lambda v, ok: ok and items_typed(v))
         for keyword, argument in _flatten_all_of(schema, where):
@@ -131,12 +137,17 @@ class _Builder:
         if keyword not in RULES:
             raise CompileError(f"{self.component.name}.{column}: keyword {keyword!r} is not supported")
         convert = self.converter(column)
+        vector = _vector_predicate(keyword, argument) if self.cell_types.get(column) == TEXT else None
 
         def check(series: pd.Series) -> pd.Series:
+            if vector is not None:  # text columns: the keyword runs on the unique texts in one pass
+                return _per_unique(series, vectorised=vector)
             return _per_unique(series, lambda text: ok(*convert(text)))
 
         key = self._key(CheckInfo(RULES[keyword], column, keyword, argument, function=check))
-        self.column_checks[column].append(pa.Check(check, name=RULES[keyword], error=key))
+        # ignore_na=False: the check already passes absent cells; Pandera's own per-check isna() over
+        # an object column would cost more than the check itself.
+        self.column_checks[column].append(pa.Check(check, name=RULES[keyword], error=key, ignore_na=False))
 
     def add_required(self, column: str) -> None:
         def present(series: pd.Series) -> pd.Series:
@@ -230,7 +241,7 @@ class _Builder:
             return pd.Series(~violated(df), index=df.index)
 
         key = self._key(CheckInfo(IF_THEN_RULE, column, keyword, argument, condition, function=holds))
-        self.frame_checks.append(pa.Check(holds, name=IF_THEN_RULE, error=key))
+        self.frame_checks.append(pa.Check(holds, name=IF_THEN_RULE, error=key, ignore_na=False))
 
     # -- the whole schema --------------------------------------------------------------------------
     def build(self) -> CompiledComponent:
@@ -281,6 +292,20 @@ class _Builder:
                                  tuple(self.root.get("required", [])), schema, self.infos)
 
 
+def _memoised(convert: Callable[[str], tuple[object, bool]], limit: int = 500_000):
+    cache: dict[str, tuple[object, bool]] = {}
+
+    def cached(text: str) -> tuple[object, bool]:
+        hit = cache.get(text)
+        if hit is None:
+            if len(cache) >= limit:
+                cache.clear()
+            hit = cache[text] = convert(text)
+        return hit
+
+    return cached
+
+
 def _flatten_all_of(schema: object, where: str) -> list[tuple[str, object]]:
     """A subschema's keywords, with ``allOf`` branches' keywords lifted beside them (draft-07
     reports an allOf branch's failure under the branch keyword's own name)."""
@@ -314,15 +339,47 @@ def _present(df: pd.DataFrame, column: str) -> np.ndarray:
     return df[column].notna().to_numpy() if column in df else np.zeros(len(df), dtype=bool)
 
 
-def _per_unique(series: pd.Series, ok: Callable[[str], bool]) -> pd.Series:
-    """Evaluate ``ok`` once per distinct non-empty cell and spread the answers over the rows;
+_last_factorized: list = [None, None, None, None]  # (memory key, values kept alive, codes, uniques)
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize, remembered for the last column: Pandera runs a column's checks one after
+    another on fresh views of the same memory, and factorising a million distinct IDs once per
+    check would dominate. The key is the view's memory; holding the array keeps it from reuse."""
+    values = series.to_numpy()
+    key = (values.__array_interface__["data"][0], values.strides, values.shape, values.dtype.str)
+    if _last_factorized[0] == key:
+        return _last_factorized[2], _last_factorized[3]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    _last_factorized[:] = [key, values, codes, uniques]
+    return codes, uniques
+
+
+def _per_unique(series: pd.Series, ok: Callable[[str], bool] | None = None,
+                vectorised: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.Series:
+    """Evaluate a check once per distinct non-empty cell and spread the answers over the rows;
     absent cells pass (``required`` is its own check)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    answers = np.fromiter((bool(ok(u)) for u in uniques), dtype=bool, count=len(uniques))
+    codes, uniques = _factorize(series)
+    if vectorised is not None:
+        answers = np.asarray(vectorised(np.asarray(uniques, dtype=object)), dtype=bool)
+    else:
+        answers = np.fromiter((bool(ok(u)) for u in uniques), dtype=bool, count=len(uniques))  # type: ignore[misc]
     result = np.ones(len(series), dtype=bool)
     present = codes >= 0
     result[present] = answers[codes[present]]
     return pd.Series(result, index=series.index)
+
+
+def _vector_predicate(keyword: str, argument: object) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Whole-array versions of the keywords most cells meet (enum, pattern on plain text columns):
+    a hash lookup and a regex over the unique texts without a Python call per value."""
+    if keyword == "enum" and isinstance(argument, list) and all(isinstance(a, str) for a in argument):
+        allowed = pd.Index(list(dict.fromkeys(argument)))
+        return lambda texts: allowed.get_indexer(texts) >= 0
+    if keyword == "pattern":
+        search = re.compile(str(argument)).search  # JSON Schema patterns are unanchored searches
+        return lambda texts: np.fromiter((search(t) is not None for t in texts), dtype=bool, count=len(texts))
+    return None
 
 
 def _describe_condition(schema: object) -> str:

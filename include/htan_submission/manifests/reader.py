@@ -107,6 +107,9 @@ def _read_text(path: Path, name: str, suffix: str, finding) -> pd.DataFrame:
 
 def _frame_from_rows(rows: list[list] | pd.DataFrame, name: str, finding) -> pd.DataFrame:
     """Header checks, trimming and empty -> None, for rows from any reader."""
+    if not isinstance(rows, pd.DataFrame):
+        width = max((len(r) for r in rows), default=0)
+        rows = [list(r) + [None] * (width - len(r)) for r in rows]
     table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, dtype=object)
     table = table.astype(object)
     for column in table.columns:
@@ -232,11 +235,14 @@ def _letter(index: int) -> str:
     return letters
 
 
-def manifest_paths(paths: list[str | Path]) -> list[tuple[Path, str]]:
+def manifest_paths(paths: list[str | Path | tuple[Path, str]]) -> list[tuple[Path, str]]:
     """Expand directories into their manifests; each with the name a report shows (relative to
-    the directory given, or the path as given)."""
+    the directory given, or the path as given; a ``(path, name)`` pair keeps its name)."""
     out: list[tuple[Path, str]] = []
     for given in paths:
+        if isinstance(given, tuple):
+            out.append((Path(given[0]), given[1]))
+            continue
         path = Path(given)
         if path.is_dir():
             for child in sorted(path.rglob("*")):

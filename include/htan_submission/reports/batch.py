@@ -33,3 +33,20 @@ def write_reports(report: Report, title: str, *, json_path: str | Path | None = 
         from htan_submission.reports.html import Section, render_batch_report
 
         atomic_write(html_path, render_batch_report(title=title, sections=[Section(title=title, report=report)]))
+
+
+REPORTS_DIR_ENV = "HTAN_REPORTS_DIR"
+
+
+def reports_root() -> Path:
+    """Where runs keep their reports: ``$HTAN_REPORTS_DIR``, else ``$AIRFLOW_HOME/htan-reports``
+    (the report plugin serves this folder)."""
+    if os.environ.get(REPORTS_DIR_ENV):
+        return Path(os.environ[REPORTS_DIR_ENV])
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow") / "htan-reports"
+
+
+def run_report_dir(dag_id: str, run_id: str) -> Path:
+    """One folder per run; the run id made safe as a path segment."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
+    return reports_root() / dag_id / safe

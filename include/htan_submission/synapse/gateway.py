@@ -82,6 +82,42 @@ class SynapseGateway:
     def permissions(self, entity_id: str) -> dict[str, Any]:
         return self._syn.restGET(f"/entity/{entity_id}/permissions")
 
+    # -- registered JSON schemas (model refresh) ---------------------------------------------------
+    def list_json_schemas(self, organization: str) -> list[dict[str, Any]]:
+        """Every schema of an organization (``JsonSchemaInfo``), all pages of ``POST /schema/list``."""
+        return self._pages("/schema/list", {"organizationName": organization}, "list the JSON schemas")
+
+    def list_json_schema_versions(self, organization: str, schema_name: str) -> list[dict[str, Any]]:
+        """Every registered version of one schema (``JsonSchemaVersionInfo``), oldest first."""
+        return self._pages("/schema/version/list", {"organizationName": organization, "schemaName": schema_name},
+                           f"list the versions of {organization}-{schema_name}")
+
+    def get_registered_json_schema(self, schema_id: str) -> object:
+        """The body of ``<org>-<name>-<version>`` as Synapse serves it: parsed JSON, or the raw text
+        when the body is not JSON (the caller refuses it; a decoding error must not look like a
+        network failure)."""
+        try:
+            return self._syn.restGET(f"/schema/type/registered/{schema_id}")
+        except ValueError as exc:  # requests' JSONDecodeError: labelled JSON, but is not
+            return str(getattr(exc, "doc", "") or "")
+        except Exception as exc:
+            raise step_error(f"download {schema_id}", exc, self._target) from None
+
+    def _pages(self, uri: str, request: dict[str, Any], step: str) -> list[dict[str, Any]]:
+        """Follow ``nextPageToken`` (Synapse pages its list responses) to the end."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            body = {**request, **({"nextPageToken": token} if token else {})}
+            try:
+                response = self._syn.restPOST(uri, body=_json(body))
+            except Exception as exc:
+                raise step_error(step, exc, self._target) from None
+            items.extend(response.get("page") or [])
+            token = response.get("nextPageToken")
+            if not token:
+                return items
+
 
 def tos_status_without_login(target: SynapseTarget, cache_dir: str | None = None) -> dict[str, Any] | None:
     """ToS status for a token that cannot log in. Synapse's ToS filter refuses every /repo call

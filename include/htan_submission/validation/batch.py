@@ -21,7 +21,7 @@ def local_files(root: Path) -> BatchFiles:
                       root=str(root))
 
 
-def validate_batch(paths: list[str | Path], *, files: BatchFiles | None = None,
+def validate_batch(paths: list[str | Path | tuple[Path, str]], *, files: BatchFiles | None = None,
                    synapse: SynapseContext | None = None, severity: dict[str, str] | None = None,
                    components: set[str] | None = None) -> Report:
     """All findings of a batch. ``paths``: manifest files or one batch directory (then FILENAMEs are
@@ -29,7 +29,7 @@ def validate_batch(paths: list[str | Path], *, files: BatchFiles | None = None,
     report = Report()
     tables: list[ManifestTable] = []
     rows = 0
-    dirs = [Path(p) for p in paths if Path(p).is_dir()]
+    dirs = [Path(p) for p in paths if not isinstance(p, tuple) and Path(p).is_dir()]
     if files is None and len(dirs) == 1:
         files = local_files(dirs[0])
     for path, name in manifest_paths(paths):

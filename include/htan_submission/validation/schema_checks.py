@@ -15,7 +15,7 @@ import pandera.pandas as pa
 
 from htan_submission.datamodel.cells import format_list_cell
 from htan_submission.datamodel.compiler import ROW_COLUMN, CheckInfo, CompiledComponent
-from htan_submission.findings import Finding, safe_value
+from htan_submission.findings import Finding, safe_value, show_value
 
 TYPE_RULE = "schema.type"
 FEW_VALUES = 12
@@ -42,14 +42,12 @@ def failing_cells(compiled: CompiledComponent, frame: pd.DataFrame) -> dict[tupl
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     cells: dict[tuple[int, str, str], CheckInfo] = {}
-    rows = prepared[ROW_COLUMN]
-    for key, index in zip(cases["check"], cases["index"], strict=True):
-        info = compiled.checks.get(str(key))
+    cases = cases[cases["index"].notna()]
+    for key, index in zip(cases["check"].astype(str), cases["index"].astype("int64"), strict=True):
+        info = compiled.checks.get(key)
         if info is None:
             raise RuntimeError(f"{compiled.name}: Pandera reported a check the compiler did not make: {key}")
-        if index is None or pd.isna(index):
-            continue
-        cells.setdefault((int(rows.loc[index]), info.column, info.rule), info)
+        cells.setdefault((int(index) + 2, info.column, info.rule), info)  # frame index i is row i + 2
     typed = {(row, column) for row, column, rule in cells if rule == TYPE_RULE}
     return {cell: info for cell, info in cells.items() if cell[2] == TYPE_RULE or cell[:2] not in typed}
 
@@ -111,9 +109,9 @@ def _value_message(compiled: CompiledComponent, column: str, keyword: str, argum
         if len(values) <= FEW_VALUES:
             return f"{shown} is not an allowed value for {column}; allowed: {format_list_cell(values)}"
         closest = closest_value(text or "", tuple(values))
-        hint = f"; closest allowed value: {safe_value(closest)}" if closest else ""
-        return f"{shown} is not one of the {len(values)} allowed values for {column}{hint} (see the template's " \
-               "Columns sheet for the list)"
+        hint = f"; closest allowed value: {show_value(closest)}" if closest else ""
+        return (f"{shown} is not one of the {len(values)} allowed values for {column}{hint} "
+                f"(`htan-submit template {compiled.name}` lists them on its Values sheet)")
     if keyword == "const":
         return f"{column} must be {argument!r}, not {shown}"
     if keyword == "pattern":
