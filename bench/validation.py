@@ -52,7 +52,7 @@ def biospecimen_frame(rows: int, fault_rate: float, seed: int = 7) -> pd.DataFra
     filled = [(r, c) for c in frame.columns for r in range(rows) if frame.iat[r, frame.columns.get_loc(c)]]
     for r, column in rng.sample(filled, int(len(filled) * fault_rate)):
         kind = compiled.properties[column].get("type", "string")
-        frame.iat[r, frame.columns.get_loc(column)] = rng.choice(FAULTS.get(kind, FAULTS["string"]) + [None])
+        frame.iat[r, frame.columns.get_loc(column)] = rng.choice([*FAULTS.get(kind, FAULTS["string"]), None])
     return frame
 
 
