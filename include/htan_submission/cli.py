@@ -15,15 +15,17 @@ from pathlib import Path
 
 from htan_submission.config import ConfigError, get_center
 from htan_submission.datamodel import cli as datamodel_cli
+from htan_submission.metadata import cli as metadata_cli
 from htan_submission.phi import cli as phi_cli
 from htan_submission.phi.images import cli as phi_images_cli
 from htan_submission.synapse.client import SynapseTarget
 from htan_submission.synapse.errors import SynapseStepError
+from htan_submission.transfer import cli as transfer_cli
 from htan_submission.validation import cli as validation_cli
 
 # Each step's commands live next to its code (`register(commands)`); light imports only, the
 # work modules are imported when a command runs.
-COMMAND_MODULES = (validation_cli, datamodel_cli, phi_cli, phi_images_cli)
+COMMAND_MODULES = (validation_cli, datamodel_cli, phi_cli, phi_images_cli, transfer_cli, metadata_cli)
 TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
 ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
 

@@ -20,6 +20,9 @@ SYNAPSE_ID = re.compile(r"^syn[0-9]+$")
 TRANSFER_MODES = ("index", "copy")
 AGE_POLICIES = ("flag", "cap")
 DATE_ORDERS = ("MDY", "DMY")
+DEFAULT_DISCOVERY_SCHEDULE = "0 2 * * *"  # nightly discovery at 02:00 in the center's time zone
+CRON = re.compile(r"^[0-9A-Za-z*,/?#-]+(\s+[0-9A-Za-z*,/?#-]+){4}$")
+NOTIFY_CHANNELS = ("log", "email", "slack")
 
 
 class ConfigError(ValueError):
@@ -30,6 +33,19 @@ class ConfigError(ValueError):
 class S3Location:
     bucket: str
     prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Notify:
+    """How a center's liaison hears that a batch report waits for sign-off (or timed out).
+    ``log`` only writes the message to the task log (the demo); ``email`` sends through the
+    Airflow SMTP connection; ``slack`` posts to the webhook URL kept in an Airflow connection, so
+    no URL or address that works as a secret sits in centers.yaml."""
+
+    channels: tuple[str, ...] = ("log",)
+    email: tuple[str, ...] = ()
+    smtp_conn_id: str = "smtp_default"
+    slack_webhook_conn_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,10 @@ class Center:
     synapse_conn_id: str = "synapse_default"
     aws_conn_id: str = "aws_default"
     allow_new_versions: bool = False  # a re-submitted file with other bytes: new version, or a finding
+    signoff_timeout_days: float = 14.0  # how long a batch waits for the liaison's decision
+    signoff_key_conn_id: str = "htan_signoff"  # Airflow connection whose password signs decision records
+    notify: Notify = field(default_factory=Notify)
+    discovery_schedule: str | None = DEFAULT_DISCOVERY_SCHEDULE  # cron in `timezone`; None: no nightly discovery
 
     @property
     def ingest_folder_name(self) -> str:
@@ -132,6 +152,11 @@ def _center(center_id: str, spec: dict, path: Path) -> Center:
         synapse_conn_id=str(spec.get("synapse_conn_id") or "synapse_default"),
         aws_conn_id=str(spec.get("aws_conn_id") or "aws_default"),
         allow_new_versions=_flag(spec.get("allow_new_versions", False), f"{where}.allow_new_versions"),
+        signoff_timeout_days=_positive(spec.get("signoff_timeout_days", 14), f"{where}.signoff_timeout_days"),
+        signoff_key_conn_id=str(spec.get("signoff_key_conn_id") or "htan_signoff"),
+        notify=_notify(spec.get("notify"), f"{where}.notify"),
+        discovery_schedule=_cron(spec.get("discovery_schedule", DEFAULT_DISCOVERY_SCHEDULE),
+                                 f"{where}.discovery_schedule"),
     )
 
 
@@ -139,3 +164,41 @@ def _flag(value, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: true or false")
     return value
+
+
+def _positive(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}: a number of days greater than 0")
+    return float(value)
+
+
+def _notify(spec, where: str) -> Notify:
+    if spec is None:
+        return Notify()
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: a mapping with channels, email, smtp_conn_id, slack_webhook_conn_id")
+    channels = spec.get("channels") or ["log"]
+    if not isinstance(channels, list) or not set(channels) <= set(NOTIFY_CHANNELS):
+        raise ConfigError(f"{where}.channels: a list of {', '.join(NOTIFY_CHANNELS)}")
+    email = spec.get("email") or []
+    if not isinstance(email, list) or not all(isinstance(a, str) and "@" in a for a in email):
+        raise ConfigError(f"{where}.email: a list of e-mail addresses")
+    if "email" in channels and not email:
+        raise ConfigError(f"{where}.email: the email channel needs at least one address")
+    slack = spec.get("slack_webhook_conn_id")
+    if "slack" in channels and not slack:
+        raise ConfigError(f"{where}.slack_webhook_conn_id: the slack channel needs the Airflow connection "
+                          "that holds the webhook URL")
+    return Notify(channels=tuple(dict.fromkeys(channels)), email=tuple(email),
+                  smtp_conn_id=str(spec.get("smtp_conn_id") or "smtp_default"),
+                  slack_webhook_conn_id=str(slack) if slack else None)
+
+
+def _cron(value, where: str) -> str | None:
+    """A five-field cron expression (Airflow checks it fully when it builds the timetable), or
+    null to switch nightly discovery off for the center."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CRON.match(value.strip()):
+        raise ConfigError(f"{where}: a five-field cron expression such as '0 2 * * *', or null for none")
+    return value.strip()

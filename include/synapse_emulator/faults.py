@@ -5,6 +5,8 @@ matches) or by rate (a probability per match). What it does: answer 429 with ``R
 answer 500/502/503, add latency, or drop the connection mid-response. By default a fault fires
 *before* the route runs, so nothing changes state; ``after: true`` runs the route first and
 then fails the response, which reproduces "the POST committed but the client saw a 503".
+Synapse's own throttles (``throttle.py``, off unless an admin enables them) are checked first,
+as Synapse's filters run before any controller; their refusals are logged as ``throttle``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+
+from synapse_emulator.throttle import Throttle, caller_key
 
 _ACTIONS = {"status", "latency", "drop"}
 
@@ -106,15 +110,29 @@ class FaultTable:
 class FaultMiddleware:
     """Pure ASGI middleware: it must see the raw send channel to drop a connection."""
 
-    def __init__(self, app, table: FaultTable):
+    def __init__(self, app, table: FaultTable, throttle: Throttle | None = None):
         self.app = app
         self.table = table
+        self.throttle = throttle or Throttle()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        key = caller_key(path, scope.get("headers") or [])
+        refusal = self.throttle.enter(key)
+        if refusal is not None:
+            self.table.log({"method": method, "path": path, "time": time.time(), "fault": "throttle",
+                            "status": 429, "route": None, "user": None})
+            await _send_json(send, 429, {"reason": refusal.reason}, retry_after=refusal.retry_after_s)
+            return
+        try:
+            await self._serve(scope, receive, send, method, path)
+        finally:
+            self.throttle.leave(key)
+
+    async def _serve(self, scope, receive, send, method: str, path: str) -> None:
         rule = self.table.match(method, path)
         entry = {"method": method, "path": path, "time": time.time(), "fault": rule.view()["action"] if rule else None}
         status_seen: dict = {}
@@ -151,12 +169,17 @@ class FaultMiddleware:
             await send({"type": "http.response.body", "body": b'{"trunc', "more_body": True})
             return
         reasons = {429: "Too many concurrent requests. Allowed 3 concurrent connections at any time."}
-        body = json.dumps({"reason": reasons.get(rule.status, "Service unavailable (injected fault)")}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        if rule.status == 429:
-            headers.append((b"retry-after", str(rule.retry_after).encode()))
-        await send({"type": "http.response.start", "status": rule.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        body = {"reason": reasons.get(rule.status, "Service unavailable (injected fault)")}
+        await _send_json(send, rule.status, body, retry_after=rule.retry_after if rule.status == 429 else None)
+
+
+async def _send_json(send, status: int, body: dict, retry_after: int | None = None) -> None:
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
 
 
 async def _discard(message) -> None:

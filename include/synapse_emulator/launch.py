@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -25,9 +25,14 @@ class EmulatorAdmin:
     """A thin client for the ``/_emulator`` admin routes."""
 
     base_url: str
+    _client: httpx.Client | None = field(default=None, init=False, repr=False, compare=False)
 
     def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
-        response = httpx.request(method, f"{self.base_url}/_emulator{path}", timeout=30, **kwargs)
+        # One pooled client: ``httpx.request`` builds a client (and its TLS context) per call,
+        # about 60 ms each, which made tests that read back many entities crawl.
+        if self._client is None:
+            self._client = httpx.Client(timeout=30)
+        response = self._client.request(method, f"{self.base_url}/_emulator{path}", **kwargs)
         response.raise_for_status()
         return response
 
@@ -73,6 +78,17 @@ class EmulatorAdmin:
 
     def faults(self) -> list[dict]:
         return self._call("GET", "/faults").json()
+
+    def set_throttle(self, max_concurrent: int = 3, max_requests: int = 600, window_s: float = 60) -> dict:
+        """Enforce Synapse's per-user throttles (429 + Retry-After) until ``clear_throttle``."""
+        body = {"maxConcurrent": max_concurrent, "maxRequests": max_requests, "windowSeconds": window_s}
+        return self._call("PUT", "/throttle", json=body).json()
+
+    def throttle(self) -> dict:
+        return self._call("GET", "/throttle").json()
+
+    def clear_throttle(self) -> None:
+        self._call("DELETE", "/throttle")
 
     def calls(self) -> list[dict]:
         return self._call("GET", "/calls").json()

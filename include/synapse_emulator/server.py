@@ -19,6 +19,7 @@ from synapse_emulator.routes import admin, entities, files, grids, schemas, stor
 from synapse_emulator.routes import users as user_routes
 from synapse_emulator.state import State
 from synapse_emulator.storage import BlobStorage
+from synapse_emulator.throttle import Throttle
 
 log = logging.getLogger("synapse_emulator")
 
@@ -38,6 +39,7 @@ def create_app(
                   redoc_url=None)
     app.state.backend = backend
     app.state.faults = FaultTable(seed=fault_seed)
+    app.state.throttle = Throttle()
 
     @app.exception_handler(SynapseError)
     async def synapse_error(request: Request, exc: SynapseError) -> JSONResponse:
@@ -74,7 +76,7 @@ def create_app(
     app.include_router(grids.router)
     app.include_router(storage.router)
     app.include_router(admin.router)
-    app.add_middleware(FaultMiddleware, table=app.state.faults)
+    app.add_middleware(FaultMiddleware, table=app.state.faults, throttle=app.state.throttle)
     return app
 
 

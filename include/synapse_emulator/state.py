@@ -12,7 +12,7 @@ import copy
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -65,6 +65,13 @@ class State:
     def values(self, kind: str) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(v) for v in self._records.get(kind, {}).values()]
+
+    def select(self, kind: str, predicate: Callable[[dict], bool]) -> list[dict]:
+        """Copies of the records that match, without copying the ones that do not: name look-ups
+        and children listings scan every entity, and copying them all made each call O(entities)
+        in deep copies (a 1,000-file transfer slowed the emulator down fourfold)."""
+        with self.lock:
+            return [copy.deepcopy(v) for v in self._records.get(kind, {}).values() if predicate(v)]
 
     def count(self, kind: str) -> int:
         return len(self._records.get(kind, {}))

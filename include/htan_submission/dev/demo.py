@@ -2,9 +2,10 @@
 
 Starts moto S3 and the Synapse emulator on loopback, seeds what the DCC would have set up for
 the demo center HTA200 (project, v1_ingest tree, a certified submitter with access), then runs
-the submission's steps for real: the CLI's preflight, and the Airflow DAG
-``htan_submission__HTA200`` with ``airflow dags test`` on SQLite. So far the DAG's steps end
-with preflight; later steps join as they are built.
+the submission's steps for real on the built-in demo batch: the CLI (preflight, validate on a
+copy with planted mistakes, scan-images on the slide with planted header PHI), then the Airflow
+DAG ``htan_submission__HTA200`` with ``airflow dags test`` on SQLite over the batch uploaded to
+S3 (preflight -> validate -> scrub). Later steps join as they are built.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 from htan_submission.config import get_center
+from htan_submission.dev.demo_batch import build_demo_batch, upload_batch
 from htan_submission.dev.demo_world import seed_center
 from htan_submission.dev.moto_s3 import running_moto
 from synapse_emulator.launch import running_emulator
@@ -66,11 +68,22 @@ def main() -> int:
             print("demo: the demo submitter's preflight should pass", file=sys.stderr)
             return 1
 
-        _banner(f"Airflow: airflow dags test htan_submission__{CENTER_ID}")
-        return _run_dag(emulator.base_url, moto)
+        faulty = build_demo_batch(DEMO_DIR / "batch-with-mistakes", faults=True)
+        _banner("htan-submit validate .demo/batch-with-mistakes   (a batch with typical mistakes)")
+        subprocess.run([_bin("htan-submit"), "validate", str(faulty), "--html", str(DEMO_DIR / "validation.html")],
+                       env=env)
+        print(f"(HTML report: {(DEMO_DIR / 'validation.html').relative_to(REPO)})")
+        batch_dir = build_demo_batch(DEMO_DIR / "batch")
+        _banner("htan-submit scan-images .demo/batch/pathology   (planted PHI in the slide's header)")
+        subprocess.run([_bin("htan-submit"), "scan-images", str(batch_dir / "pathology")], env=env)
+        batch = upload_batch(moto.client(), batch_dir, center.s3.bucket, f"{center.s3.prefix}demo-batch-1")
+        print(f"Uploaded the clean demo batch to {batch}")
+
+        _banner(f"Airflow: airflow dags test htan_submission__{CENTER_ID} --conf batch={batch}")
+        return _run_dag(emulator.base_url, moto, batch)
 
 
-def _run_dag(synapse_endpoint: str, moto) -> int:
+def _run_dag(synapse_endpoint: str, moto, batch: str) -> int:
     home = DEMO_DIR / "airflow"
     env = {
         **os.environ,
@@ -81,6 +94,7 @@ def _run_dag(synapse_endpoint: str, moto) -> int:
         "AIRFLOW_CONN_SYNAPSE_DEFAULT": json.dumps(
             {"conn_type": "synapse", "host": synapse_endpoint, "password": SUBMITTER[1]}),
         "AIRFLOW_CONN_AWS_DEFAULT": moto.airflow_conn_uri(),
+        "HTAN_REPORTS_DIR": str(DEMO_DIR / "reports"),
     }
     migrate = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
     if migrate.returncode != 0:
@@ -88,11 +102,14 @@ def _run_dag(synapse_endpoint: str, moto) -> int:
         return 1
     log_path = DEMO_DIR / "logs" / "dag-test.log"
     with log_path.open("w") as log:
-        run = subprocess.run([_bin("airflow"), "dags", "test", f"htan_submission__{CENTER_ID}"], env=env,
-                             stdout=log, stderr=subprocess.STDOUT)
+        run = subprocess.run([_bin("airflow"), "dags", "test", f"htan_submission__{CENTER_ID}", "--conf",
+                              json.dumps({"batch": batch, "note": "demo batch"})],
+                             env=env, stdout=log, stderr=subprocess.STDOUT)
     text = log_path.read_text()
-    summary = [line for line in text.splitlines() if "Preflight for" in line or "[ok]" in line or "[FAIL]" in line]
-    print("\n".join(summary[:12]))
+    wanted = ("Preflight for", "[ok]", "[FAIL]", "Validated ", "PHI scan of ")
+    summary = [line for line in text.splitlines() if any(w in line for w in wanted)]
+    print("\n".join(summary[:16]))
+    print(f"Reports of the run: {(DEMO_DIR / 'reports').relative_to(REPO)}/")
     finished = re.search(r"DagRun Finished: .*?state=(\w+)", text)
     state = finished.group(1) if finished else "unknown"
     print(f"\nDAG run of htan_submission__{CENTER_ID}: {state} (full log: {log_path.relative_to(REPO)})")

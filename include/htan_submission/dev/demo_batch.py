@@ -101,3 +101,12 @@ def build_demo_batch(root: str | Path, *, faults: bool = False, slide_size: tupl
     _write_csv(root / "scRNALevel1.csv", scrna)
     _write_csv(root / "DigitalPathologyData.csv", pathology)
     return root
+
+
+def upload_batch(s3, root: str | Path, bucket: str, prefix: str) -> str:
+    """Put a local batch folder under ``s3://bucket/prefix/``; returns the batch URL."""
+    root = Path(root)
+    prefix = prefix.strip("/") + "/"
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        s3.upload_file(str(path), bucket, prefix + path.relative_to(root).as_posix())
+    return f"s3://{bucket}/{prefix}"

@@ -113,8 +113,11 @@ def _frame_from_rows(rows: list[list] | pd.DataFrame, name: str, finding) -> pd.
     table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, dtype=object)
     table = table.astype(object)
     for column in table.columns:
-        table[column] = table[column].map(_trim, na_action="ignore")
-    table = table.astype(object).where(table.notna(), None)
+        # A plain comprehension: a 200 MB manifest has tens of millions of cells, and this is
+        # several times faster than pandas' .str.strip() (which maps a lambda per cell).
+        trimmed = [(v.strip() or None) if isinstance(v, str) else (None if v is None or v != v else str(v).strip())
+                   for v in table[column].to_numpy()]
+        table[column] = pd.Series(trimmed, index=table.index, dtype=object)
     filled = table.notna().any(axis=1).to_numpy()
     last = int(filled.nonzero()[0].max()) + 1 if filled.any() else 0
     table = table.iloc[:last]
@@ -152,11 +155,6 @@ def _frame_from_rows(rows: list[list] | pd.DataFrame, name: str, finding) -> pd.
     frame = pd.DataFrame({header[i]: body.iloc[:, i].to_numpy(dtype=object) for i in keep}, dtype=object,
                          index=pd.Index(body.index - 1, dtype="int64"))
     return frame
-
-
-def _trim(value: object) -> str | None:
-    text = str(value).strip()
-    return text or None
 
 
 def _read_xlsx(path: Path, name: str, finding) -> tuple[list[list], str | None]:

@@ -36,7 +36,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if missing:
         print(f"htan-submit: {', '.join(missing)}: no such file or directory", file=sys.stderr)
         return 2
-    report = validate_batch(args.paths, files=files, severity=_severity(args.severity),
+    synapse = None
+    if args.synapse_folder:
+        from htan_submission.cli import _target
+        from htan_submission.synapse.existing import existing_ids
+        from htan_submission.synapse.files import SynapseFiles
+
+        synapse = existing_ids(SynapseFiles.login(_target(args)), args.synapse_folder)
+    report = validate_batch(args.paths, files=files, synapse=synapse, severity=_severity(args.severity),
                             components=set(args.component) if args.component else None)
     write_reports(report, "Validation", json_path=args.json, csv_path=args.csv, html_path=args.html)
     summary = report.summary()
@@ -67,6 +74,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--files-root", help="directory holding the data files FILENAME refers to "
                                              "(default: the batch directory when one is given)")
     parser.add_argument("--component", action="append", help="only check this component (repeatable)")
+    parser.add_argument("--synapse-folder", metavar="SYN_ID",
+                        help="also check IDs against what this Synapse folder (the center's vN_ingest) already "
+                             "holds; needs SYNAPSE_AUTH_TOKEN")
     parser.add_argument("--severity", action="append", default=[], metavar="RULE=LEVEL",
                         help="override a rule's severity, e.g. cross.file_small=error (repeatable)")
     parser.add_argument("--show", type=int, default=50, help="findings to print (default 50)")

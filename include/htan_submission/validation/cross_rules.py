@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+import numpy as np
 import pandas as pd
 
-from htan_submission.datamodel.compiler import CompiledComponent
+from htan_submission.datamodel.compiler import TEXT, CompiledComponent
 from htan_submission.findings import Finding, show_value
 from htan_submission.manifests import Manifest
 
@@ -50,16 +51,37 @@ class ManifestTable:
     def component(self) -> str:
         return self.compiled.name
 
-    def values(self, column: str) -> Iterator[tuple[int, object]]:
-        """(spreadsheet row, converted value) of a column's well-typed, present cells."""
+    def converted(self, column: str) -> pd.Series:
+        """A column's well-typed, present cells converted by the cell convention (index = frame
+        index), converting each distinct text once: a million-row manifest has few."""
         frame = self.manifest.frame
         if column not in frame.columns:
-            return
-        for index, text in frame[column].items():
-            if isinstance(text, str):
-                value, ok = self.compiled.convert(column, text)
-                if ok:
-                    yield int(index) + 2, value
+            return pd.Series([], dtype=object)
+        present = frame[column].dropna()
+        if self.compiled.cell_types.get(column) == TEXT:
+            return present  # text converts to itself
+        codes, uniques = pd.factorize(present)
+        values = np.empty(len(uniques), dtype=object)
+        ok = np.zeros(len(uniques), dtype=bool)
+        for i, text in enumerate(uniques):
+            values[i], ok[i] = self.compiled.convert(column, text)
+        keep = ok[codes]
+        return pd.Series(values[codes[keep]], index=present.index[keep], dtype=object)
+
+    def values(self, column: str) -> Iterator[tuple[int, object]]:
+        """(spreadsheet row, converted value) of a column's well-typed, present cells."""
+        for index, value in self.converted(column).items():
+            yield int(index) + 2, value
+
+    def unique_values(self, column: str) -> set:
+        return {v for v in self.converted(column) if isinstance(v, str)}
+
+    def outside(self, column: str, known: set) -> Iterator[tuple[int, object]]:
+        """Rows whose (text) value is not in ``known``: vectorised, only the misses come back."""
+        series = self.converted(column)
+        misses = series[~series.isin(known)]
+        for index, value in misses.items():
+            yield int(index) + 2, value
 
 
 @dataclass
@@ -104,11 +126,13 @@ def cross_findings(tables: list[ManifestTable], files: BatchFiles | None = None,
         by_component[table.component].append(table)
 
     _keys(tables, by_component, add)
-    participants = {v for t in by_component.get("Demographics", []) for _, v in t.values("HTAN_PARTICIPANT_ID")}
+    participants = set().union(*(t.unique_values("HTAN_PARTICIPANT_ID") for t in by_component.get("Demographics", [])))
     participants |= synapse.participants
-    biospecimens = {v for t in by_component.get("BiospecimenData", []) for _, v in t.values("HTAN_BIOSPECIMEN_ID")}
+    biospecimens = set().union(*(t.unique_values("HTAN_BIOSPECIMEN_ID")
+                                 for t in by_component.get("BiospecimenData", [])))
     biospecimens |= synapse.biospecimens
-    file_ids = {v for t in tables if not t.compiled.component.record_based for _, v in t.values("HTAN_DATA_FILE_ID")}
+    file_ids = set().union(*(t.unique_values("HTAN_DATA_FILE_ID") for t in tables
+                             if not t.compiled.component.record_based))
     file_ids |= synapse.data_file_ids
 
     _data_file_ids(tables, synapse, add)
@@ -123,26 +147,28 @@ def cross_findings(tables: list[ManifestTable], files: BatchFiles | None = None,
 
 
 def _keys(tables, by_component, add) -> None:
+    """Key columns unique across every manifest of a component (vectorised: pandas.duplicated)."""
     for component, group in by_component.items():
-        key = group[0].compiled.component.key
-        seen: dict[tuple, tuple[str, int]] = {}
-        for table in group:
-            frame = table.manifest.frame
-            present = [c for c in key if c in frame.columns]
-            if len(present) < len(key):
-                continue  # schema.required reports the missing key column
-            for index, values in zip(frame.index, frame[list(key)].itertuples(index=False, name=None), strict=True):
-                row = int(index) + 2
-                if any(v is None for v in values):
-                    continue  # schema.required reports the empty key cell
-                where = seen.setdefault(values, (table.manifest.name, row))
-                if where != (table.manifest.name, row):
-                    rule = "cross.demographics_duplicate" if component == "Demographics" else "cross.key_duplicate"
-                    first = f"row {where[1]}" + ("" if where[0] == table.manifest.name else f" of {where[0]}")
-                    shown = ", ".join(f"{c}={show_value(v)}" for c, v in zip(key, values, strict=True))
-                    add(table, row, key[0], rule,
-                        f"{shown} already appears in {first}: each {component} record needs a unique "
-                        f"{' + '.join(key)}; merge or remove the duplicate")
+        key = list(group[0].compiled.component.key)
+        parts = [t.manifest.frame[key].assign(src_file=t.manifest.name, src_row=t.manifest.frame.index + 2)
+                 for t in group if all(c in t.manifest.frame.columns for c in key)]
+        if not parts:
+            continue  # schema.required reports the missing key column
+        rows = pd.concat(parts).dropna(subset=key)  # an empty key cell is schema.required's
+        later = rows[rows.duplicated(subset=key, keep="first")]
+        if later.empty:
+            continue
+        first = rows.drop_duplicates(subset=key, keep="first").set_index(key)[["src_file", "src_row"]]
+        rule = "cross.demographics_duplicate" if component == "Demographics" else "cross.key_duplicate"
+        owner = {t.manifest.name: t for t in group}
+        for record in later.itertuples(index=False):
+            values = tuple(getattr(record, c) for c in key) if len(key) > 1 else getattr(record, key[0])
+            where_file, where_row = first.loc[values].tolist()
+            at = f"row {where_row}" + ("" if where_file == record.src_file else f" of {where_file}")
+            shown = ", ".join(f"{c}={show_value(getattr(record, c))}" for c in key)
+            add(owner[record.src_file], int(record.src_row), key[0], rule,
+                f"{shown} already appears in {at}: each {component} record needs a unique "
+                f"{' + '.join(key)}; merge or remove the duplicate")
 
 
 def _data_file_ids(tables, synapse: SynapseContext, add) -> None:
@@ -166,11 +192,10 @@ def _participants(tables, participants: set[str], add) -> None:
     for table in tables:
         if table.component == "Demographics":
             continue
-        for row, value in table.values("HTAN_PARTICIPANT_ID"):
-            if value not in participants:
-                add(table, row, "HTAN_PARTICIPANT_ID", "cross.participant_unknown",
-                    f"participant {show_value(value)} has no Demographics record in this batch or in Synapse: "
-                    "add a Demographics row for them")
+        for row, value in table.outside("HTAN_PARTICIPANT_ID", participants):
+            add(table, row, "HTAN_PARTICIPANT_ID", "cross.participant_unknown",
+                f"participant {show_value(value)} has no Demographics record in this batch or in Synapse: "
+                "add a Demographics row for them")
         for row, value in table.values("HTAN_BIOSPECIMEN_ID"):
             match = BIOSPECIMEN.match(value)
             if match and match["participant"] not in participants:
@@ -209,11 +234,10 @@ def _channel_metadata(by_component, synapse: SynapseContext, add) -> None:
     panels = {v for t in by_component.get("ChannelMetadata", []) for _, v in t.values("HTAN_PANEL_ID")}
     panels |= synapse.panels
     for table in level2:
-        for row, value in table.values("HTAN_PANEL_ID"):
-            if value not in panels:
-                add(table, row, "HTAN_PANEL_ID", "cross.channel_metadata_missing",
-                    f"panel {show_value(value)} has no ChannelMetadata in this batch or in Synapse: submit the "
-                    "panel's ChannelMetadata with (or before) its Level 2 images, with the same HTAN_PANEL_ID")
+        for row, value in table.outside("HTAN_PANEL_ID", panels):
+            add(table, row, "HTAN_PANEL_ID", "cross.channel_metadata_missing",
+                f"panel {show_value(value)} has no ChannelMetadata in this batch or in Synapse: submit the "
+                "panel's ChannelMetadata with (or before) its Level 2 images, with the same HTAN_PANEL_ID")
 
 
 def _filenames(tables) -> Iterator[tuple[ManifestTable, int, str, str | None]]:

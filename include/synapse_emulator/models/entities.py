@@ -69,16 +69,14 @@ def _validate_name(name: str) -> None:
 
 def find_child(backend: Backend, parent_id: str | None, name: str) -> dict | None:
     parent = parse_syn_id(parent_id) if parent_id else ROOT_ENTITY_ID
-    for entity in backend.state.values("entity"):
-        if entity.get("parentId") == parent and entity["name"] == name:
-            return entity
-    return None
+    found = backend.state.select("entity", lambda e: e.get("parentId") == parent and e["name"] == name)
+    return found[0] if found else None
 
 
 def children(backend: Backend, parent_id: str) -> list[dict]:
     parent = parse_syn_id(parent_id)
     return sorted(
-        (e for e in backend.state.values("entity") if e.get("parentId") == parent),
+        backend.state.select("entity", lambda e: e.get("parentId") == parent),
         key=lambda e: int(e["id"][3:]),
     )
 

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -150,13 +151,24 @@ def get_my_storage_location(backend: Backend, user: dict, location_id: int | str
 
 
 def s3_client(backend: Backend, endpoint_url: str | None = None):
-    """boto3 S3 client for the emulator's S3 (moto in tests); Synapse uses its own IAM role."""
-    import boto3
+    """boto3 S3 client for the emulator's S3 (moto in tests); Synapse uses its own IAM role.
 
+    One client per endpoint, kept: building a boto3 client costs ~90 ms, which made every
+    external file handle take that long (boto3 clients are thread-safe)."""
     endpoint = endpoint_url if endpoint_url and "amazonaws.com" not in endpoint_url else backend.s3_endpoint_url
     if not endpoint:
         raise BadRequest("The emulator has no S3 endpoint configured (start it with --s3-endpoint-url)")
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    with _S3_CLIENTS_LOCK:
+        client = _S3_CLIENTS.get(endpoint)
+        if client is None:
+            import boto3
+
+            client = _S3_CLIENTS[endpoint] = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        return client
+
+
+_S3_CLIENTS: dict[str, object] = {}
+_S3_CLIENTS_LOCK = threading.Lock()
 
 
 def _verify_owner_txt(backend: Backend, user: dict, body: dict) -> None:

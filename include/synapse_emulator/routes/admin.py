@@ -9,6 +9,7 @@ from synapse_emulator.errors import BadRequest, NotFound
 from synapse_emulator.models import Backend, acl, annotations_v2, entities, files, users
 from synapse_emulator.models.common import parse_syn_id
 from synapse_emulator.routes.deps import backend, json_body
+from synapse_emulator.throttle import ThrottleSettings
 
 router = APIRouter(prefix="/_emulator")
 
@@ -124,6 +125,30 @@ def clear_faults(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@router.put("/throttle")
+def set_throttle(request: Request, body: dict = Depends(json_body)) -> dict:
+    """Switch Synapse's per-user throttles on (defaults: 3 in flight, 600 requests per 60 s)."""
+    try:
+        settings = ThrottleSettings(max_concurrent=int(body.get("maxConcurrent", 3)),
+                                    max_requests=int(body.get("maxRequests", 600)),
+                                    window_s=float(body.get("windowSeconds", 60)))
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"Invalid throttle: {exc}") from exc
+    request.app.state.throttle.configure(settings)
+    return request.app.state.throttle.view()
+
+
+@router.get("/throttle")
+def get_throttle(request: Request) -> dict:
+    return request.app.state.throttle.view()
+
+
+@router.delete("/throttle", status_code=204)
+def clear_throttle(request: Request) -> Response:
+    request.app.state.throttle.configure(None)
+    return Response(status_code=204)
+
+
 @router.get("/calls")
 def calls(request: Request) -> list[dict]:
     return list(request.app.state.faults.calls)
@@ -141,4 +166,5 @@ def reset(request: Request, b: Backend = Depends(backend)) -> Response:
     b.blobs.clear()
     request.app.state.faults.clear()
     request.app.state.faults.calls.clear()
+    request.app.state.throttle.configure(None)
     return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""Metadata attachment: annotations on data files (file-based), RecordSets (record-based)."""
