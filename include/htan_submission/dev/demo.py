@@ -16,11 +16,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from htan_submission.config import get_center
 from htan_submission.dev.demo_batch import build_demo_batch, upload_batch
-from htan_submission.dev.demo_world import seed_center
+from htan_submission.dev.demo_world import register_schemas, seed_center
 from htan_submission.dev.moto_s3 import running_moto
 from synapse_emulator.launch import running_emulator
 
@@ -68,6 +69,7 @@ def main() -> int:
             print("demo: the demo submitter's preflight should pass", file=sys.stderr)
             return 1
 
+        _dcc_setup(emulator, moto, center, seeded)
         faulty = build_demo_batch(DEMO_DIR / "batch-with-mistakes", faults=True)
         _banner("htan-submit validate .demo/batch-with-mistakes   (a batch with typical mistakes)")
         subprocess.run([_bin("htan-submit"), "validate", str(faulty), "--html", str(DEMO_DIR / "validation.html")],
@@ -80,7 +82,54 @@ def main() -> int:
         print(f"Uploaded the clean demo batch to {batch}")
 
         _banner(f"Airflow: airflow dags test htan_submission__{CENTER_ID} --conf batch={batch}")
+        liaison = center.liaisons[0]
+        approver = threading.Thread(target=_approve_as_liaison, daemon=True,
+                                    args=(emulator.base_url, f"{liaison}-token", seeded.ingest_folder_id))
+        approver.start()
         return _run_dag(emulator.base_url, moto, batch)
+
+
+def _dcc_setup(emulator, moto, center, seeded) -> None:
+    """The DCC's one-time set-up: schemas registered, the center's bucket registered as an external
+    storage location (index mode), the liaison allowed to annotate the report."""
+    from htan_submission.dev.demo_batch import DEMO_COMPONENTS
+    from htan_submission.synapse.client import SynapseTarget
+    from htan_submission.synapse.files import SynapseFiles
+    from htan_submission.transfer import register_storage
+
+    register_schemas(emulator.base_url, list(DEMO_COMPONENTS))
+    files = SynapseFiles.login(SynapseTarget(endpoint=emulator.base_url, token=SUBMITTER[1]))
+    register_storage(center, files, moto.client())
+    for liaison in center.liaisons:
+        emulator.admin.grant(seeded.ingest_folder_id, liaison, "edit")
+    print(f"DCC set-up: {len(DEMO_COMPONENTS)} schemas registered, s3://{center.s3.bucket}/{center.s3.prefix} "
+          "registered as a Synapse storage location, liaison may annotate reports")
+
+
+def _approve_as_liaison(endpoint: str, token: str, ingest_folder_id: str, deadline_s: float = 900) -> None:
+    """The liaison's part, played by the demo: once the run's report is in Synapse, set
+    ``liaison_decision: approved`` on it (the Synapse route of the sign-off)."""
+    import time
+
+    from htan_submission.synapse.client import SynapseTarget
+    from htan_submission.synapse.files import SynapseFiles
+    from htan_submission.synapse.records import get_annotations, put_annotations
+
+    files = SynapseFiles.login(SynapseTarget(endpoint=endpoint, token=token))
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        reports = files.child_id(ingest_folder_id, "_reports")
+        found = files.list_children(reports) if reports else []
+        if found:
+            current = get_annotations(files, found[0]["id"])
+            put_annotations(files, found[0]["id"], current["etag"], {
+                "liaison_decision": {"type": "STRING", "value": ["approved"]},
+                "liaison_comment": {"type": "STRING", "value": ["Looks good: approved for release (demo)"]}})
+            who = token.removesuffix('-token')
+            print(f"\n[demo] {who} approved the report {found[0]['id']} in Synapse", flush=True)
+            return
+        time.sleep(2)  # a person reading the report; not synchronisation
+
 
 
 def _run_dag(synapse_endpoint: str, moto, batch: str) -> int:
@@ -95,6 +144,7 @@ def _run_dag(synapse_endpoint: str, moto, batch: str) -> int:
             {"conn_type": "synapse", "host": synapse_endpoint, "password": SUBMITTER[1]}),
         "AIRFLOW_CONN_AWS_DEFAULT": moto.airflow_conn_uri(),
         "HTAN_REPORTS_DIR": str(DEMO_DIR / "reports"),
+        "AIRFLOW_CONN_HTAN_SIGNOFF": json.dumps({"conn_type": "generic", "password": "demo-signing-key"}),
     }
     migrate = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
     if migrate.returncode != 0:
@@ -106,9 +156,10 @@ def _run_dag(synapse_endpoint: str, moto, batch: str) -> int:
                               json.dumps({"batch": batch, "note": "demo batch"})],
                              env=env, stdout=log, stderr=subprocess.STDOUT)
     text = log_path.read_text()
-    wanted = ("Preflight for", "[ok]", "[FAIL]", "Validated ", "PHI scan of ")
+    wanted = ("Preflight for", "[ok]", "[FAIL]", "Validated ", "PHI scan of ", "Batch report", "chunk ",
+              "RecordSet", "Submission of ", "liaison")
     summary = [line for line in text.splitlines() if any(w in line for w in wanted)]
-    print("\n".join(summary[:16]))
+    print("\n".join(line[:220] for line in summary[:30]))
     print(f"Reports of the run: {(DEMO_DIR / 'reports').relative_to(REPO)}/")
     finished = re.search(r"DagRun Finished: .*?state=(\w+)", text)
     state = finished.group(1) if finished else "unknown"

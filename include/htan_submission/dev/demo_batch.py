@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 
 CENTER = "HTA200"
+DEMO_COMPONENTS = ("Demographics", "VitalStatus", "BiospecimenData", "scRNALevel1", "DigitalPathologyData")
 PARTICIPANTS = ("HTA200_1", "HTA200_2")
 DEMOGRAPHICS = [
     {"HTAN_PARTICIPANT_ID": "HTA200_1", "SEX": "Female", "GENDER_IDENTITY": "Female", "RACE": "Asian",

@@ -43,3 +43,27 @@ def seed_center(admin: EmulatorAdmin, center: Center, submitter: str | None = No
         admin.grant(project["id"], submitter, "view")
         admin.grant(ingest, submitter, "edit")
     return SeededCenter(project_id=project["id"], ingest_folder_id=ingest, folders=folders)
+
+
+def register_schemas(endpoint: str, components: list[str], token: str = "dcc-admin-token",
+                     organization: str = "HTAN2Organization") -> None:
+    """What the DCC does once: the components' JSON Schemas registered in Synapse (the RecordSets
+    and the verification bind and validate against them). Idempotent."""
+    import tempfile
+
+    from synapseclient.extensions.curator import register_jsonschema
+    from synapseclient.models import Organization
+
+    from htan_submission.datamodel import get_component
+    from htan_submission.synapse.client import SynapseTarget, connect
+
+    syn = connect(SynapseTarget(endpoint=endpoint, token=token), tempfile.mkdtemp(prefix="htan-dcc-"))
+    try:
+        Organization(name=organization).store(synapse_client=syn)
+    except Exception as exc:  # already there on a second run
+        if "409" not in str(exc) and "exist" not in str(exc).lower():
+            raise
+    for name in components:
+        component = get_component(name)
+        register_jsonschema(schema_path=str(component.path), organization_name=organization, schema_name=name,
+                            schema_version=component.version, synapse_client=syn)
