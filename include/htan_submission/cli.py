@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from htan_submission.datamodel import cli as datamodel_cli
 from htan_submission.metadata import cli as metadata_cli
 from htan_submission.phi import cli as phi_cli
 from htan_submission.phi.images import cli as phi_images_cli
-from htan_submission.synapse.client import SynapseTarget
+from htan_submission.synapse.client import ENDPOINT_ENV, TOKEN_ENV, SynapseTarget, target_from_env
 from htan_submission.synapse.errors import SynapseStepError
 from htan_submission.transfer import cli as transfer_cli
 from htan_submission.validation import cli as validation_cli
@@ -26,15 +25,10 @@ from htan_submission.validation import cli as validation_cli
 # Each step's commands live next to its code (`register(commands)`); light imports only, the
 # work modules are imported when a command runs.
 COMMAND_MODULES = (validation_cli, datamodel_cli, phi_cli, phi_images_cli, transfer_cli, metadata_cli)
-TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
-ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
 
 
 def _target(args: argparse.Namespace) -> SynapseTarget:
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"set {TOKEN_ENV} to the submitter's Synapse personal access token")
-    return SynapseTarget(endpoint=args.endpoint or os.environ.get(ENDPOINT_ENV) or None, token=token)
+    return target_from_env(args.endpoint)
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:

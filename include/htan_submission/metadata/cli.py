@@ -14,10 +14,8 @@ import tempfile
 from pathlib import Path
 
 from htan_submission.config import ConfigError, get_center
-from htan_submission.synapse.client import SynapseTarget
+from htan_submission.synapse.client import SynapseTarget, target_from_env
 
-TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
-ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
 ORGANIZATION_ENV = "HTAN_SCHEMA_ORGANIZATION"
 
 
@@ -44,11 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _target(args: argparse.Namespace) -> SynapseTarget:
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"set {TOKEN_ENV} to the submitter's Synapse personal access token")
-    return SynapseTarget(endpoint=getattr(args, "endpoint", None) or os.environ.get(ENDPOINT_ENV) or None,
-                         token=token)
+    return target_from_env(getattr(args, "endpoint", None))
 
 
 def _run(args: argparse.Namespace, step) -> int:

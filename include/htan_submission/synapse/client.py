@@ -82,3 +82,19 @@ def connect(target: SynapseTarget, cache_dir: str | None = None) -> synapseclien
                 "the password of the Airflow connection (or SYNAPSE_AUTH_TOKEN for the CLI).",
         ) from None
     return syn
+
+
+TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
+ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
+
+
+def target_from_env(endpoint: str | None = None) -> SynapseTarget:
+    """The terminal's Synapse target: the token from ``SYNAPSE_AUTH_TOKEN`` (never a flag: flags
+    land in shell history and ``ps``), the endpoint from ``--endpoint`` or ``HTAN_SYNAPSE_ENDPOINT``."""
+    from htan_submission.config import ConfigError
+
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"set {TOKEN_ENV} to the submitter's Synapse personal access token")
+    return SynapseTarget(endpoint=endpoint or os.environ.get(ENDPOINT_ENV) or None, token=token)
+

@@ -11,17 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from htan_submission.config import ConfigError, get_center
 from htan_submission.findings import Report
-from htan_submission.synapse.client import SynapseTarget
+from htan_submission.synapse.client import TOKEN_ENV, SynapseTarget, target_from_env
 
-TOKEN_ENV = "SYNAPSE_AUTH_TOKEN"
-ENDPOINT_ENV = "HTAN_SYNAPSE_ENDPOINT"
 GIB = 1024**3
 
 
@@ -122,11 +119,7 @@ def cmd_storage_register(args: argparse.Namespace) -> int:
 
 
 def _target(args: argparse.Namespace) -> SynapseTarget:
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"set {TOKEN_ENV} to the submitter's Synapse personal access token")
-    return SynapseTarget(endpoint=getattr(args, "endpoint", None) or os.environ.get(ENDPOINT_ENV) or None,
-                         token=token)
+    return target_from_env(getattr(args, "endpoint", None))
 
 
 def _refs(s3, bucket: str, keys: list[str], local: list[str]) -> list:
