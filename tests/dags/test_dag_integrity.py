@@ -31,6 +31,11 @@ def test_one_submission_dag_per_center(dagbag):
     assert expected <= set(dagbag.dag_ids)
 
 
+# Tasks a retry cannot help (issue: "none where it cannot"): the dry-run gate only reads a
+# parameter; the sign-off ends in the liaison's decision or a timeout, neither an accident.
+NOT_RETRIED = {"dry_run_gate", "liaison_signoff"}
+
+
 def test_every_dag_has_owner_tags_retries_and_docs(dagbag):
     assert dagbag.dags
     for dag_id, dag in dagbag.dags.items():
@@ -38,7 +43,10 @@ def test_every_dag_has_owner_tags_retries_and_docs(dagbag):
         assert dag.doc_md and len(dag.doc_md) > 100, dag_id
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", (dag_id, task.task_id)
-            assert task.retries >= 2, (dag_id, task.task_id)
+            if task.task_id in NOT_RETRIED:
+                assert task.retries == 0, (dag_id, task.task_id)
+            else:
+                assert task.retries >= 2, (dag_id, task.task_id)
             assert task.doc_md, (dag_id, task.task_id)
 
 
