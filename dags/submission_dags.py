@@ -6,6 +6,7 @@ nothing heavy (no pandas, synapseclient, boto3 or tifffile), so the DAG processo
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -131,6 +132,8 @@ Counts from every step into `summary.json`, and the final `report.html`.
 """
 
 SYNAPSE_POOL = "synapse_api"  # one submitter's Synapse calls: keep under 3 concurrent requests
+# How often the triggerer looks for the liaison's decision (a minute; tests and demos go faster).
+SIGNOFF_POLL_SECONDS = float(os.environ.get("HTAN_SIGNOFF_POLL_SECONDS") or 60)
 
 
 def _not_dry_run(**context) -> bool:
@@ -198,7 +201,7 @@ def build_dag(center: Center) -> DAG:
             signoff = LiaisonSignOffSensor(
                 task_id="liaison_signoff", center_id=center.center_id, batch=batch,
                 report_entity_id="{{ ti.xcom_pull(task_ids='report')['report_entity_id'] }}",
-                report_url="{{ ti.xcom_pull(task_ids='report')['report_url'] }}",
+                report_url="{{ ti.xcom_pull(task_ids='report')['report_url'] }}", poll_interval=SIGNOFF_POLL_SECONDS,
                 retries=0,  # approved, rejected or timed out: a decision, not an accident to retry
                 doc_md=SIGNOFF_DOC)
             report >> gate >> signoff
