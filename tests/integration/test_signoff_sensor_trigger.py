@@ -272,6 +272,21 @@ def test_sensor_continues_at_once_when_a_liaison_already_approved(world, polls):
     assert polls["n"] == 1
 
 
+def test_sensor_puts_every_decision_in_the_batch_reports_audit_trail(world, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from htan_submission.reports.batch import run_report_dir
+
+    monkeypatch.setenv("HTAN_REPORTS_DIR", str(tmp_path / "reports"))
+    _review(world, "mallory", "approved", "let me in")
+    _review(world, "reviewer", "approved", "all good")
+    _sensor(world).execute({"run_id": RUN, "dag": SimpleNamespace(dag_id="htan_submission__X")})
+    report = (run_report_dir("htan_submission__X", RUN) / "report.html").read_text()
+    audit = report[report.index('id="audit"'):]
+    assert "mallory via airflow" in audit and "ignored: mallory is not a liaison" in audit
+    assert "reviewer via airflow" in audit and "approved (accepted, stands)" in audit
+
+
 def test_sensor_fails_without_retry_on_rejection_carrying_the_comment(world):
     _annotate(world.liaison_syn, world.entity_id, "rejected", "Biospecimen HTA200_1_B9 has no parent")
     with pytest.raises(AirflowFailException, match="Biospecimen HTA200_1_B9 has no parent") as failed:

@@ -147,6 +147,8 @@ class LiaisonSignOffSensor(BaseSensorOperator):
 
     def _finish(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         status = event.get("status")
+        if status in ("approved", "rejected"):
+            self._record_audit(context)
         if status == "approved":
             d = event["decision"]
             self.log.info("Approved by %s via %s at %s%s", d["who"], d["source"], d["when"],
@@ -162,6 +164,28 @@ class LiaisonSignOffSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(f"No liaison of {self.center_id} decided on {self.batch} before "
                                        f"{event.get('deadline')}; submit the batch again when it can be reviewed")
         raise AirflowFailException(event.get("message") or f"sign-off failed: unexpected event {status!r}")
+
+    def _record_audit(self, context: Any) -> None:
+        """Put every decision on this run (accepted or ignored: who, when, what) into the batch
+        report. The records stay in S3 whatever happens here, so a failure only warns."""
+        from htan_submission.airflow.triggers import s3_client, signing_key
+        from htan_submission.reports.batch import run_report_dir
+        from htan_submission.reports.combined import write_audit, write_batch_report
+        from htan_submission.signoff import read_audit
+
+        try:
+            center = self._center()
+            conns = self._conn_ids(center)
+            rows = read_audit(s3_client(conns["aws_conn_id"]), self._request(context, center),
+                              signing_key(conns["signing_conn_id"]))
+            run_dir = run_report_dir(context["dag"].dag_id, context["run_id"])
+            write_audit(run_dir, rows)
+            write_batch_report(run_dir, title=f"{self.center_id} batch {self.batch}")
+        except Exception as exc:  # the decision stands; only the report misses its audit rows
+            self.log.warning("Could not add the audit trail to the batch report (%s); the decisions are "
+                             "kept in S3 next to the batch", type(exc).__name__)
+            return
+        self.log.info("Audit trail (%d decisions) added to the batch report", len(rows))
 
     def _notify_timeout(self, context: Any) -> None:
         if not self.notify_on_timeout:

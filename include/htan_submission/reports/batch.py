@@ -46,7 +46,8 @@ def reports_root() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow") / "htan-reports"
 
 
-def run_report_dir(dag_id: str, run_id: str) -> Path:
-    """One folder per run; the run id made safe as a path segment."""
+def run_report_dir(dag_id: str, run_id: str, root: Path | None = None) -> Path:
+    """One folder per run; the run id made safe as a path segment. ``root`` for a reports folder
+    other than this process's (the demo and the tests reading what Airflow wrote)."""
     safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
-    return reports_root() / dag_id / safe
+    return (root or reports_root()) / dag_id / safe

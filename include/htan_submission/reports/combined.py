@@ -14,6 +14,7 @@ from htan_submission.findings import Finding, Report
 from htan_submission.reports.batch import atomic_write
 from htan_submission.reports.html import AuditEntry, Section, render_batch_report
 
+AUDIT_FILE = "signoff_audit.json"
 STEPS = (("validation.json", "Validation"), ("phi_tables.json", "PHI in the manifests"),
          ("phi_images.json", "Image headers"), ("transfer.json", "Transfer"), ("verify.json", "Verification"))
 
@@ -27,8 +28,26 @@ def load_report(path: Path) -> Report:
                   extra={k: v for k, v in summary.items() if k not in known})
 
 
+def write_audit(run_dir: Path, rows: list[AuditEntry]) -> Path:
+    """Keep the sign-off's audit rows in the run folder, so every later rebuild of the report
+    (the summary's, a re-run's) shows who decided what, and when."""
+    path = run_dir / AUDIT_FILE
+    atomic_write(path, json.dumps([row._asdict() for row in rows], indent=2, default=str) + "\n")
+    return path
+
+
+def load_audit(run_dir: Path) -> list[AuditEntry] | None:
+    path = run_dir / AUDIT_FILE
+    if not path.exists():
+        return None
+    return [AuditEntry(**row) for row in json.loads(path.read_text())]
+
+
 def write_batch_report(run_dir: Path, *, title: str, audit: list[AuditEntry] | None = None) -> tuple[Path, dict]:
-    """``report.html`` in the run folder; returns it with the counts the liaison's message shows."""
+    """``report.html`` in the run folder; returns it with the counts the liaison's message shows.
+    The audit trail is ``audit``, else the one the sign-off kept in the folder, if any."""
+    if audit is None:
+        audit = load_audit(run_dir)
     sections, counts = [], {}
     for name, step in STEPS:
         path = run_dir / name
