@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from htan_submission.airflow.links import REPORTS_URL_PREFIX, HtanReportLink, api_base_url
+from htan_submission.airflow.links import REPORTS_URL_PREFIX, HtanReportLink, LiaisonReviewLink, api_base_url
 from htan_submission.airflow.report_views import AirflowAccess, create_app
 
 
@@ -20,8 +20,8 @@ class HtanReportsPlugin(AirflowPlugin):
     fastapi_apps = [
         {"app": create_app(AirflowAccess()), "url_prefix": REPORTS_URL_PREFIX, "name": "HTAN reports"},
     ]
-    # Global: no operator has to carry it; it answers "" (no button) outside htan_submission__* DAGs.
-    global_operator_extra_links = [HtanReportLink()]
+    # Global: no operator has to carry them; they answer "" (no button) outside htan_submission__* DAGs.
+    global_operator_extra_links = [HtanReportLink(), LiaisonReviewLink()]
     external_views = [
         {"name": "HTAN reports", "href": f"{api_base_url()}{REPORTS_URL_PREFIX}/", "destination": "nav",
          "category": "browse"},

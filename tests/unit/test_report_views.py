@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
-from htan_submission.airflow.links import REPORTS_URL_PREFIX, HtanReportLink, report_index_url
+from htan_submission.airflow.links import REPORTS_URL_PREFIX, HtanReportLink, LiaisonReviewLink, report_index_url
 from htan_submission.airflow.report_views import create_app
 from htan_submission.reports.batch import run_report_dir
 from tests.conftest import REPO
@@ -183,6 +183,19 @@ def test_the_link_points_at_the_run_index(client, monkeypatch):
     assert report_index_url("d", "r", base_url="https://x/airflow/") == "https://x/airflow/htan-reports/d/r/"
 
 
+def test_the_review_link_sits_on_the_report_and_the_waiting_sign_off_only(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.org/")
+
+    def link(dag_id: str, task_id: str) -> str:
+        return LiaisonReviewLink().get_link(None, ti_key=SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id=RUN))
+
+    assert link(DAG, "liaison_signoff") == "https://airflow.example.org/dags/htan_liaison_review"
+    assert link(DAG, "report") == "https://airflow.example.org/dags/htan_liaison_review"
+    assert link(DAG, "validate") == "" and link("htan_nightly_discovery__HTA200", "liaison_signoff") == ""
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL")
+    assert link(DAG, "liaison_signoff") == "/dags/htan_liaison_review"
+
+
 # --- the plugin as Airflow loads it ---------------------------------------------------------------
 
 @pytest.fixture
@@ -207,7 +220,8 @@ def test_airflow_loads_the_plugin(airflow_plugins):
     plugin = next(p for p in plugins if p.name == "htan_reports")
     apps, _ = airflow_plugins.get_fastapi_plugins()
     assert [a["url_prefix"] for a in apps if a["name"] == "HTAN reports"] == [REPORTS_URL_PREFIX]
-    assert "HtanReportLink" in [type(link).__name__ for link in airflow_plugins.get_global_operator_extra_links()]
+    links = [type(link).__name__ for link in airflow_plugins.get_global_operator_extra_links()]
+    assert "HtanReportLink" in links and "LiaisonReviewLink" in links
     assert plugin.external_views[0]["href"].endswith(f"{REPORTS_URL_PREFIX}/")
 
 

@@ -1,4 +1,5 @@
-"""The "HTAN report" button on a submission run's task instances, and the URL it points at.
+"""The "HTAN report" button on a submission run's task instances (and "Liaison review" on the
+sign-off's), and the URLs they point at.
 
 The report folder of a run depends only on ``(dag_id, run_id)`` (``reports.batch.run_report_dir``),
 so the link needs no XCom and no operator state: it can be computed wherever Airflow asks for it.
@@ -28,6 +29,8 @@ REPORTS_URL_PREFIX = "/htan-reports"
 
 SUBMISSION_DAG_PREFIX = "htan_submission__"
 LINK_NAME = "HTAN report"
+REVIEW_LINK_NAME = "Liaison review"
+REVIEW_TASKS = ("report", "liaison_signoff")
 
 
 def api_base_url() -> str:
@@ -61,3 +64,18 @@ class HtanReportLink(BaseOperatorLink):
         if not is_submission_dag(dag_id) or not run_id:
             return ""
         return report_index_url(dag_id, run_id)
+
+
+class LiaisonReviewLink(BaseOperatorLink):
+    """From the report and the waiting sign-off to the ``htan_liaison_review`` DAG, whose Trigger
+    button opens the review form (Airflow 3.3 cannot pre-fill it from a URL; the liaison's message
+    lists the values)."""
+
+    name = REVIEW_LINK_NAME
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        from htan_submission.signoff.notice import review_url
+
+        if not is_submission_dag(ti_key.dag_id) or getattr(ti_key, "task_id", None) not in REVIEW_TASKS:
+            return ""
+        return review_url(api_base_url() or "/") or ""
