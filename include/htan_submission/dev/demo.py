@@ -1,32 +1,42 @@
-"""``make demo``: a whole submission of the demo center against local stand-ins.
+"""``make demo``: a whole submission of the demo center in a real Airflow, against local stand-ins.
 
-Starts moto S3 and the Synapse emulator on loopback, seeds what the DCC would have set up for
-the demo center HTA200 (project, v1_ingest tree, a certified submitter with access), then runs
-the submission's steps for real on the built-in demo batch: the CLI (preflight, validate on a
-copy with planted mistakes, scan-images on the slide with planted header PHI), then the Airflow
-DAG ``htan_submission__HTA200`` with ``airflow dags test`` on SQLite over the batch uploaded to
-S3 (preflight -> validate -> scrub). Later steps join as they are built.
+Starts moto S3 and the Synapse emulator on loopback and seeds what the DCC would have set up for
+the demo center HTA200 (project, v1_ingest tree, a certified submitter, the liaison, the schemas,
+the bucket as a storage location). Shows the CLI on its own (a refused and a passing preflight, a
+batch with typical mistakes, planted header PHI), uploads the clean demo batch to S3, starts
+``airflow standalone`` on SQLite and triggers ``htan_submission__HTA200`` through the REST API.
+
+Then it is the liaison's turn. By default the demo prints the UI's address, the logins and what
+to click (read the report, approve in the ``htan_liaison_review`` form as the liaison) and keeps
+Airflow up until Ctrl-C. With ``DEMO_AUTO_APPROVE=1`` it approves as the liaison through the same
+review DAG (REST API, logged in as the liaison), waits for the run to succeed, prints a summary
+and stops: the unattended mode a test runs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from htan_submission.airflow.links import report_index_url
 from htan_submission.config import get_center
+from htan_submission.dev.airflow_standalone import SENSOR_WAITING, AirflowUser, running_standalone, standalone_env
 from htan_submission.dev.demo_batch import build_demo_batch, upload_batch
 from htan_submission.dev.demo_world import register_schemas, seed_center
-from htan_submission.dev.moto_s3 import running_moto
+from htan_submission.dev.moto_s3 import free_port, running_moto
+from htan_submission.reports.batch import run_report_dir
+from htan_submission.signoff.notice import REVIEW_DAG_ID
 from synapse_emulator.launch import running_emulator
 
 REPO = Path(__file__).resolve().parents[3]
-DEMO_DIR = REPO / ".demo"
+DEMO_DIR = Path(os.environ.get("HTAN_DEMO_DIR") or REPO / ".demo")  # the tests run the demo elsewhere
 CENTER_ID = "HTA200"
 SUBMITTER = ("demo_submitter", "demo-submitter-token")
 UNCERTIFIED = ("demo_newcomer", "demo-newcomer-token")
@@ -34,6 +44,11 @@ UNCERTIFIED = ("demo_newcomer", "demo-newcomer-token")
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
+
+
+def _show(path: Path) -> Path:
+    """A path as the person running ``make demo`` from the repo wants to read it."""
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
 
 
 def _banner(text: str) -> None:
@@ -74,19 +89,28 @@ def main() -> int:
         _banner("htan-submit validate .demo/batch-with-mistakes   (a batch with typical mistakes)")
         subprocess.run([_bin("htan-submit"), "validate", str(faulty), "--html", str(DEMO_DIR / "validation.html")],
                        env=env)
-        print(f"(HTML report: {(DEMO_DIR / 'validation.html').relative_to(REPO)})")
+        print(f"(HTML report: {_show(DEMO_DIR / 'validation.html')})")
         batch_dir = build_demo_batch(DEMO_DIR / "batch")
         _banner("htan-submit scan-images .demo/batch/pathology   (planted PHI in the slide's header)")
-        subprocess.run([_bin("htan-submit"), "scan-images", str(batch_dir / "pathology")], env=env)
+        _run_shortened([_bin("htan-submit"), "scan-images", str(batch_dir / "pathology")], env)
         batch = upload_batch(moto.client(), batch_dir, center.s3.bucket, f"{center.s3.prefix}demo-batch-1")
         print(f"Uploaded the clean demo batch to {batch}")
+        return _submit_in_airflow(emulator, moto, center, batch, auto=os.environ.get("DEMO_AUTO_APPROVE") == "1")
 
-        _banner(f"Airflow: airflow dags test htan_submission__{CENTER_ID} --conf batch={batch}")
-        liaison = center.liaisons[0]
-        approver = threading.Thread(target=_approve_as_liaison, daemon=True,
-                                    args=(emulator.base_url, f"{liaison}-token", seeded.ingest_folder_id))
-        approver.start()
-        return _run_dag(emulator.base_url, moto, batch)
+
+def _run_shortened(command: list[str], env: dict[str, str], keep: int = 12) -> int:
+    """Run a CLI command and show its first ``keep`` findings and its summary: the full list is
+    in its report, and a screenful reads better in a demo."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    lines = (done.stdout + done.stderr).splitlines()
+    findings = [line for line in lines if line.startswith(("error:", "warning:"))]
+    others = [line for line in lines if line not in findings]
+    print("\n".join(findings[:keep]))
+    if len(findings) > keep:
+        print(f"... and {len(findings) - keep} more finding(s) of these kinds")
+    print("\n".join(others))
+    print(f"(exit {done.returncode})")
+    return done.returncode
 
 
 def _dcc_setup(emulator, moto, center, seeded) -> None:
@@ -106,65 +130,126 @@ def _dcc_setup(emulator, moto, center, seeded) -> None:
           "registered as a Synapse storage location, liaison may annotate reports")
 
 
-def _approve_as_liaison(endpoint: str, token: str, ingest_folder_id: str, deadline_s: float = 900) -> None:
-    """The liaison's part, played by the demo: once the run's report is in Synapse, set
-    ``liaison_decision: approved`` on it (the Synapse route of the sign-off)."""
-    import time
-
-    from htan_submission.synapse.client import SynapseTarget
-    from htan_submission.synapse.files import SynapseFiles
-    from htan_submission.synapse.records import get_annotations, put_annotations
-
-    files = SynapseFiles.login(SynapseTarget(endpoint=endpoint, token=token))
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        reports = files.child_id(ingest_folder_id, "_reports")
-        found = files.list_children(reports) if reports else []
-        if found:
-            current = get_annotations(files, found[0]["id"])
-            put_annotations(files, found[0]["id"], current["etag"], {
-                "liaison_decision": {"type": "STRING", "value": ["approved"]},
-                "liaison_comment": {"type": "STRING", "value": ["Looks good: approved for release (demo)"]}})
-            who = token.removesuffix('-token')
-            print(f"\n[demo] {who} approved the report {found[0]['id']} in Synapse", flush=True)
-            return
-        time.sleep(2)  # a person reading the report; not synchronisation
+def _airflow_users(center) -> tuple[AirflowUser, list[AirflowUser]]:
+    """The admin who submits, and one Airflow user per liaison (``synapse:``-only entries are not
+    Airflow users). Random passwords, printed for the person running the demo."""
+    admin = AirflowUser.with_random_password("admin", "admin")
+    liaisons = []
+    for entry in center.liaisons:
+        route, colon, name = entry.partition(":")
+        if not colon:
+            name, route = entry, "airflow"
+        if route == "airflow":
+            liaisons.append(AirflowUser.with_random_password(name, "user"))
+    return admin, liaisons
 
 
+def _port() -> int:
+    """``DEMO_AIRFLOW_PORT`` (default 8080), or a free port when that one is taken."""
+    wanted = int(os.environ.get("DEMO_AIRFLOW_PORT", "8080"))
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", wanted)) != 0:
+            return wanted
+    return free_port()
 
-def _run_dag(synapse_endpoint: str, moto, batch: str) -> int:
+
+def _submit_in_airflow(emulator, moto, center, batch: str, *, auto: bool) -> int:
     home = DEMO_DIR / "airflow"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW_CONN_SYNAPSE_DEFAULT": json.dumps(
-            {"conn_type": "synapse", "host": synapse_endpoint, "password": SUBMITTER[1]}),
-        "AIRFLOW_CONN_AWS_DEFAULT": moto.airflow_conn_uri(),
-        "HTAN_REPORTS_DIR": str(DEMO_DIR / "reports"),
-        "AIRFLOW_CONN_HTAN_SIGNOFF": json.dumps({"conn_type": "generic", "password": "demo-signing-key"}),
-    }
-    migrate = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
-    if migrate.returncode != 0:
-        print(migrate.stderr[-4000:], file=sys.stderr)
+    admin, liaisons = _airflow_users(center)
+    if not liaisons:
+        print(f"demo: centers.yaml names no Airflow liaison for {center.center_id}", file=sys.stderr)
         return 1
-    log_path = DEMO_DIR / "logs" / "dag-test.log"
-    with log_path.open("w") as log:
-        run = subprocess.run([_bin("airflow"), "dags", "test", f"htan_submission__{CENTER_ID}", "--conf",
-                              json.dumps({"batch": batch, "note": "demo batch"})],
-                             env=env, stdout=log, stderr=subprocess.STDOUT)
-    text = log_path.read_text()
-    wanted = ("Preflight for", "[ok]", "[FAIL]", "Validated ", "PHI scan of ", "Batch report", "chunk ",
-              "RecordSet", "Submission of ", "liaison")
-    summary = [line for line in text.splitlines() if any(w in line for w in wanted)]
-    print("\n".join(line[:220] for line in summary[:30]))
-    print(f"Reports of the run: {(DEMO_DIR / 'reports').relative_to(REPO)}/")
-    finished = re.search(r"DagRun Finished: .*?state=(\w+)", text)
-    state = finished.group(1) if finished else "unknown"
-    print(f"\nDAG run of htan_submission__{CENTER_ID}: {state} (full log: {log_path.relative_to(REPO)})")
-    return 0 if run.returncode == 0 and state == "success" else 1
+    liaison = liaisons[0]
+    env = standalone_env(home, _port(), users=[admin, *liaisons], connections={
+        "synapse_default": {"conn_type": "synapse", "host": emulator.base_url, "password": SUBMITTER[1]},
+        "htan_signoff": {"conn_type": "generic", "password": secrets.token_hex(16)}},
+        extra={"AIRFLOW_CONN_AWS_DEFAULT": moto.airflow_conn_uri(), "HTAN_REPORTS_DIR": str(DEMO_DIR / "reports"),
+               "HTAN_SIGNOFF_POLL_SECONDS": "5"})
+    dag_id = center.dag_id
+    _banner(f"Airflow: airflow standalone on SQLite in {_show(home)} (starting: about a minute)")
+    with running_standalone(home, env, [admin, *liaisons], wait_for_dags=[dag_id, REVIEW_DAG_ID],
+                            log_file=DEMO_DIR / "logs" / "airflow-standalone.log") as api:
+        run_id = api.trigger(dag_id, {"batch": batch, "note": "Demo batch: first scRNA-seq and pathology upload"},
+                             user=admin.name)
+        ui = api.base_url
+        print(f"Triggered {dag_id} through the REST API: run {run_id}")
+        print(f"  Airflow UI:  {ui}/dags/{dag_id}/runs/{run_id}")
+        print(f"  Logins:      {admin.name} / {admin.password}   (submitter, admin)")
+        print(f"               {liaison.name} / {liaison.password}   (the center's liaison)")
+        try:
+            api.wait_for_task(dag_id, run_id, "liaison_signoff", SENSOR_WAITING, user=admin.name, deadline_s=900)
+        except RuntimeError as exc:
+            return _finish(api, admin, dag_id, run_id, home, reason=str(exc))
+        print("\nThe checks passed and the run waits for the liaison. The report: "
+              f"{report_index_url(dag_id, run_id, ui)}")
+        review = {"center": center.center_id, "run_id": run_id, "batch": batch, "decision": "approved",
+                  "comment": "Reviewed the report: approved (demo)"}
+        if auto:
+            review_run = api.trigger(REVIEW_DAG_ID, review, user=liaison.name)
+            state = api.wait_for_run(REVIEW_DAG_ID, review_run, user=liaison.name)
+            print(f"[demo] {liaison.name} approved in the htan_liaison_review form (REST API): review run {state}")
+            return _finish(api, admin, dag_id, run_id, home)
+        _banner("Your turn: the liaison's review")
+        print(f"""  1. Open {ui}/dags/{dag_id}/runs/{run_id} and log in as {admin.name}: the run waits at
+     liaison_signoff (deferred: it holds no worker). Click the task "report", then "HTAN report"
+     to read the batch report (validation, PHI scan, audit trail).
+  2. Log out and log in as {liaison.name} / {liaison.password}. Open {ui}/dags/{REVIEW_DAG_ID},
+     click Trigger and fill the form: center {center.center_id}, run id {run_id},
+     batch {batch}, decision approved (a comment is optional).
+     (As {admin.name} the decision is recorded but does not count: only the center's liaisons decide.)
+  3. Back on the submission run: plan, copy, attach_metadata, verify and summary run; the files,
+     annotations and RecordSets land in the Synapse emulator ({emulator.base_url}).
+Waiting for the run to finish; Ctrl-C stops Airflow and the stand-ins.""", flush=True)
+        try:
+            code = _finish(api, admin, dag_id, run_id, home, deadline_s=7 * 24 * 3600)
+            print(f"\nAirflow stays up at {ui} to look around; Ctrl-C to stop.", flush=True)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("\nStopping Airflow, the emulator and moto.")
+            return 0
+        return code
+
+
+def _finish(api, admin: AirflowUser, dag_id: str, run_id: str, home: Path, *, reason: str | None = None,
+            deadline_s: float = 900) -> int:
+    """Wait for the run, then print what it did (from its summary.json) or where it failed."""
+    state = api.wait_for_run(dag_id, run_id, user=admin.name, deadline_s=deadline_s) if reason is None else \
+        api.run_state(dag_id, run_id, user=admin.name)
+    _banner(f"Run {run_id} of {dag_id}: {state}")
+    run_dir = run_report_dir(dag_id, run_id, DEMO_DIR / "reports")
+    summary_path = run_dir / "summary.json"
+    if state == "success" and summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        signoff, transfer = summary.get("signoff") or {}, summary.get("transfer") or {}
+        metadata, verify = summary.get("metadata") or {}, summary.get("verify") or {}
+        print(f"  batch:       {summary['batch']}")
+        print(f"  validation:  {_counts(summary.get('validation'))}")
+        print(f"  PHI scrub:   {_counts(summary.get('scrub'))}")
+        print(f"  sign-off:    {signoff.get('decision')} by {signoff.get('who')} via {signoff.get('source')} "
+              f"at {signoff.get('when')}")
+        files = ", ".join(f"{n} {action}" for action, n in (transfer.get("files") or {}).items() if n)
+        sent = transfer.get("bytes") or 0
+        print(f"  transfer:    {files or 'no files'} in {transfer.get('chunks')} chunk(s), {sent:,} bytes sent"
+              f"{'' if sent else ' (index mode: zero-copy)'}")
+        record_sets = [f"{r['component']} {r['record_set_id']} (+{r['added']} rows)"
+                       for r in metadata.get("record_sets", [])]
+        print(f"  metadata:    annotations on {(metadata.get('files') or {}).get('checked', 0)} file(s); "
+              f"RecordSets: {', '.join(record_sets) or 'none'}")
+        print(f"  verify:      {verify.get('checked')} checked, {verify.get('valid')} valid, "
+              f"{verify.get('invalid')} invalid")
+        print(f"  report:      {_show(run_dir / 'report.html')}")
+        return 0
+    failed = [t for t, s in api.task_states(dag_id, run_id, user=admin.name).items() if s == "failed"]
+    print(f"  failed tasks: {', '.join(failed) or '(none)'}{f' ({reason})' if reason else ''}")
+    print(f"  task logs:    {_show(home / 'logs')}/   reports: {_show(run_dir)}/")
+    return 1
+
+
+def _counts(step: dict | None) -> str:
+    """A step's counts from its XCom (small dicts of numbers and URIs), without the URIs."""
+    if not step:
+        return "-"
+    return ", ".join(f"{k} {v}" for k, v in step.items() if isinstance(v, int | float) and not isinstance(v, bool))
 
 
 if __name__ == "__main__":
