@@ -58,8 +58,9 @@ with DAG(
         "batch": Param(type="string", title="Batch location", pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
                        description="The batch's S3 URI, as in the submission run's 'batch' parameter."),
         "decision": Param(type="string", enum=["approved", "rejected"], title="Decision"),
-        "comment": Param("", type="string", title="Comment", maxLength=2000,
-                         description="Required to reject: what the center must fix."),
+        # null allowed: Airflow's form treats a non-nullable string left empty as missing.
+        "comment": Param(None, type=["null", "string"], title="Comment", maxLength=2000,
+                         description="Optional to approve; required to reject: what the center must fix."),
     },
     default_args={
         "owner": "htan-dcc",
@@ -73,7 +74,7 @@ with DAG(
         submission_run_id="{{ params.run_id }}",
         batch="{{ params.batch }}",
         decision="{{ params.decision }}",
-        comment="{{ params.comment }}",
+        comment="{{ params.comment or '' }}",
         execution_timeout=timedelta(minutes=5),
         doc_md=RECORD_DOC,
     )

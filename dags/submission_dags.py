@@ -164,8 +164,9 @@ def build_dag(center: Center) -> DAG:
             "dry_run": Param(False, type="boolean", title="Dry run",
                              description="Stop after the report: nothing is sent to the liaison for sign-off or "
                                          "transferred."),
-            "note": Param("", type="string", title="Note for the liaison",
-                          description="Free text shown to the data liaison with the report."),
+            # null allowed: Airflow's form treats a non-nullable string left empty as missing.
+            "note": Param(None, type=["null", "string"], title="Note for the liaison",
+                          description="Optional free text shown to the data liaison with the report."),
         },
         default_args={
             "owner": f"htan-{center.center_id.lower()}",
@@ -193,7 +194,7 @@ def build_dag(center: Center) -> DAG:
             preflight >> inventory >> validate >> scrub
         with TaskGroup("review", prefix_group_id=False, tooltip="report, liaison sign-off"):
             report = BatchReportOperator(
-                task_id="report", batch=batch, note="{{ params.note }}", synapse_folder_id=folder,
+                task_id="report", batch=batch, note="{{ params.note or '' }}", synapse_folder_id=folder,
                 synapse_conn_id=center.synapse_conn_id, pool=SYNAPSE_POOL, execution_timeout=timedelta(minutes=30),
                 doc_md=REPORT_DOC, **common)
             gate = ShortCircuitOperator(

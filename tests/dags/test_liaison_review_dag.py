@@ -84,6 +84,13 @@ def test_a_liaisons_review_writes_a_signed_decision_record_next_to_the_batch(air
     assert record.problem is None
 
 
+def test_an_approval_may_leave_the_comment_empty_as_the_ui_form_sends_it(airflow_db, env):
+    dag_run = _review_dag().test(run_conf=_conf(env, comment=None))  # an empty field: the form sends null
+    assert str(_ti(dag_run, "record_decision").state) == "success"
+    [record] = read_decisions(env.s3, env.batch, SUBMISSION_RUN, KEY.encode())
+    assert record.decision.comment == ""  # not "None"
+
+
 def test_a_non_liaisons_review_is_recorded_as_an_attempt_and_fails_without_retry(airflow_db, env):
     env.liaisons("someone_else")
     dag_run = _review_dag().test(run_conf=_conf(env))

@@ -200,13 +200,13 @@ def _submit_in_airflow(emulator, moto, center, batch: str, *, auto: bool) -> int
   3. Back on the submission run: plan, copy, attach_metadata, verify and summary run; the files,
      annotations and RecordSets land in the Synapse emulator ({emulator.base_url}).
 Waiting for the run to finish; Ctrl-C stops Airflow and the stand-ins.""", flush=True)
+        code = 130  # stopped before the run finished
         try:
             code = _finish(api, admin, dag_id, run_id, home, deadline_s=7 * 24 * 3600)
             print(f"\nAirflow stays up at {ui} to look around; Ctrl-C to stop.", flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             print("\nStopping Airflow, the emulator and moto.")
-            return 0
         return code
 
 
