@@ -157,6 +157,9 @@ def build_dag(center: Center) -> DAG:
                            pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"),
             "components": Param([], type="array", title="Components to include",
                                 description="Leave empty for all components found in the batch."),
+            "release": Param(center.release, type="integer", minimum=1, title="Release",
+                             description=f"The HTAN release the batch belongs to: files go to v<release>_ingest "
+                                         f"(the DCC creates it; {center.center_id} is on {center.release})."),
             "transfer_mode": Param(center.transfer_mode, type="string", enum=["index", "copy"],
                                    title="Transfer mode",
                                    description="index: zero-copy from the registered bucket; "
@@ -178,11 +181,12 @@ def build_dag(center: Center) -> DAG:
     ) as dag:
         batch = "{{ params.batch }}"
         folder = "{{ ti.xcom_pull(task_ids='preflight')['target_folder_id'] }}"
-        common = {"center_id": center.center_id, "aws_conn_id": center.aws_conn_id}
+        common = {"center_id": center.center_id, "aws_conn_id": center.aws_conn_id, "release": "{{ params.release }}"}
         with TaskGroup("checks", prefix_group_id=False, tooltip="submitter, batch, manifests, PHI"):
             preflight = CertificationCheckOperator(
                 task_id="preflight", center_id=center.center_id, synapse_conn_id=center.synapse_conn_id,
-                pool=SYNAPSE_POOL, execution_timeout=timedelta(minutes=10), doc_md=PREFLIGHT_DOC)
+                release="{{ params.release }}", pool=SYNAPSE_POOL, execution_timeout=timedelta(minutes=10),
+                doc_md=PREFLIGHT_DOC)
             inventory = InventoryOperator(task_id="inventory", batch=batch, execution_timeout=timedelta(minutes=30),
                                           doc_md=INVENTORY_DOC, **common)
             validate = ManifestValidationOperator(
@@ -211,6 +215,7 @@ def build_dag(center: Center) -> DAG:
                                         doc_md=PLAN_DOC, **common)
             copy = S3ToSynapseOperator.partial(
                 task_id="copy", center_id=center.center_id, mode="{{ params.transfer_mode }}",
+                release="{{ params.release }}",
                 aws_conn_id=center.aws_conn_id, synapse_conn_id=center.synapse_conn_id, pool=SYNAPSE_POOL,
                 execution_timeout=timedelta(hours=12), doc_md=COPY_DOC,
             ).expand(chunk_uri=plan.output)

@@ -24,9 +24,10 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 # Airflow reads its configuration once, at first import: pin it here, before any test module
-# imports airflow, so tests never touch a developer's own AIRFLOW_HOME.
-AIRFLOW_HOME = REPO / ".airflow-test"
-AIRFLOW_HOME.mkdir(exist_ok=True)
+# imports airflow, so tests never touch a developer's own AIRFLOW_HOME. One per pytest-xdist
+# worker: each has its own SQLite database.
+AIRFLOW_HOME = REPO / ".airflow-test" / os.environ.get("PYTEST_XDIST_WORKER", "main")
+AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 os.environ.update({
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),

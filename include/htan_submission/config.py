@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -68,6 +68,20 @@ class Center:
     signoff_key_conn_id: str = "htan_signoff"  # Airflow connection whose password signs decision records
     notify: Notify = field(default_factory=Notify)
     discovery_schedule: str | None = DEFAULT_DISCOVERY_SCHEDULE  # cron in `timezone`; None: no nightly discovery
+
+    def for_release(self, release: object) -> Center:
+        """This center writing into another release's ingest folder (the trigger form's
+        ``release``); itself when ``release`` is empty. The DCC creates ``vN_ingest``: preflight
+        tells when it is missing."""
+        if release is None or str(release).strip() in ("", "None"):
+            return self
+        try:
+            number = int(str(release).strip())
+        except ValueError:
+            raise ConfigError(f"release: a whole number such as {self.release}, not {str(release)[:20]!r}") from None
+        if number < 1:
+            raise ConfigError(f"release: 1 or more, not {number}")
+        return replace(self, release=number)
 
     @property
     def ingest_folder_name(self) -> str:

@@ -48,7 +48,7 @@ MAX_BATCH_FILE_BYTES = 64 * 1024
 MAX_NOTE_CHARS = 2000
 DEFAULT_MAX_TRIGGERS = 100  # per discovery run; the rest stay unclaimed until the next night
 RUN_ID_PREFIX = "nightly__"
-BATCH_FILE_KEYS = ("note", "components", "transfer_mode")
+BATCH_FILE_KEYS = ("note", "components", "transfer_mode", "release")
 TRANSFER_MODES = ("index", "copy")
 COMPONENT = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,99}$")
 _RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -93,6 +93,7 @@ class BatchOptions:
     note: str | None = None
     components: tuple[str, ...] | None = None
     transfer_mode: str | None = None
+    release: int | None = None
 
     def conf(self, batch_url: str) -> dict:
         """The submission run's conf: the batch, plus only the keys the center set (the submission
@@ -104,6 +105,8 @@ class BatchOptions:
             conf["components"] = list(self.components)
         if self.transfer_mode is not None:
             conf["transfer_mode"] = self.transfer_mode
+        if self.release is not None:
+            conf["release"] = self.release
         return conf
 
 
@@ -239,7 +242,10 @@ def parse_batch_file(text: str | bytes, where: str = BATCH_FILE) -> BatchOptions
     mode = data.get("transfer_mode")
     if mode is not None and mode not in TRANSFER_MODES:
         raise BatchFileError(f"{where}.transfer_mode: one of {', '.join(TRANSFER_MODES)}")
-    return BatchOptions(note=note, components=components, transfer_mode=mode)
+    release = data.get("release")
+    if release is not None and (isinstance(release, bool) or not isinstance(release, int) or release < 1):
+        raise BatchFileError(f"{where}.release: a whole number of 1 or more, such as 2")
+    return BatchOptions(note=note, components=components, transfer_mode=mode, release=release)
 
 
 def run_id_for(batch: Batch, ready: Marker) -> str:

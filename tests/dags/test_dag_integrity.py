@@ -62,3 +62,20 @@ def test_parsing_imports_nothing_heavy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+# Every step that reads or writes the ingest folder must write into the release the form chose.
+RELEASE_BOUND = {"preflight", "inventory", "validate", "scrub", "report", "plan", "copy", "attach_metadata", "verify"}
+
+
+def test_every_ingest_folder_step_takes_the_runs_release(dagbag):
+    from htan_submission.config import load_centers
+
+    for center in load_centers().values():
+        dag = dagbag.dags[center.dag_id]
+        assert dag.params["release"] == center.release
+        for task_id in RELEASE_BOUND:
+            task = dag.get_task(task_id)
+            release = task.partial_kwargs.get("release") if hasattr(task, "partial_kwargs") else task.release
+            assert release == "{{ params.release }}", (center.dag_id, task_id)
+            assert "release" in task.template_fields, (center.dag_id, task_id)

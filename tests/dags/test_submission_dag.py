@@ -122,6 +122,17 @@ def test_uncertified_submitter_fails_preflight_without_retry(airflow_db, monkeyp
     assert ti.try_number == 1  # AirflowFailException: no retry, a person must act
 
 
+def test_the_release_chosen_in_the_form_is_where_preflight_looks(airflow_db, monkeypatch, emulator, center_env,
+                                                               synapse_user, capfd):
+    _connect(monkeypatch, emulator, synapse_user.token)
+    dag_run = _build(center_env).test(run_conf={"batch": "s3://never-read/batch/", "release": 7})
+    assert _task_states(dag_run) == _expect(preflight="failed")  # the DCC created only v1_ingest
+    ti = next(t for t in dag_run.get_task_instances() if t.task_id == "preflight")
+    assert ti.try_number == 1
+    out, err = capfd.readouterr()
+    assert "v7_ingest" in out + err
+
+
 def test_invalid_manifests_stop_the_run_at_validate_without_retry(airflow_db, monkeypatch, emulator, center_env,
                                                                   synapse_user, demo_batch, reports):
     batch = demo_batch(faults=True)

@@ -19,7 +19,7 @@ from htan_submission.synapse.files import SynapseFiles
 from htan_submission.synapse.records import get_annotations, put_annotations
 from htan_submission.synapse.reports import report_entity_name
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow_standalone")]  # one standalone: one worker
 REVIEW_DAG = "htan_liaison_review"
 
 

@@ -29,7 +29,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from htan_submission.dev.demo_batch import build_demo_batch, upload_batch
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow_standalone")]  # one standalone: one worker
 CHROMIUM = Path("/usr/bin/chromium")
 # Root on a closed network (the machine notes): no sandbox, no GPU, and none of Chromium's own
 # background traffic, whose refused connections would stall it. Playwright adds a user-data-dir.

@@ -38,3 +38,16 @@ def test_unknown_center(tmp_path):
     path = _write(tmp_path, "centers:\n  HTA201: {name: A, synapse_project_id: syn1, s3: {bucket: b}}\n")
     with pytest.raises(ConfigError, match="HTA205"):
         get_center("HTA205", path)
+
+
+def test_a_run_may_write_into_another_releases_ingest_folder(tmp_path):
+    path = tmp_path / "centers.yaml"
+    path.write_text("centers:\n  HTA9:\n    name: x\n    synapse_project_id: syn1\n"
+                    "    s3: {bucket: b}\n    release: 1\n")
+    center = get_center("HTA9", str(path))
+    assert center.for_release(None) is center and center.for_release("") is center
+    assert center.for_release("2").ingest_folder_name == "v2_ingest"  # a rendered template: text
+    assert center.for_release(3).release == 3 and center.release == 1
+    for wrong in ("two", "0", "-1"):
+        with pytest.raises(ConfigError, match="release"):
+            center.for_release(wrong)

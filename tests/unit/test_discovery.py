@@ -216,6 +216,9 @@ def test_run_ids_are_deterministic_and_change_with_the_ready_marker():
     ("components: scRNALevel1\n", "components"),
     ("components: ['../x']\n", "components"),
     ("transfer_mode: move\n", "transfer_mode"),
+    ("release: two\n", "release"),
+    ("release: 0\n", "release"),
+    ("release: true\n", "release"),
     ("note: 'unclosed\n", "not YAML"),
     ("#" * (64 * 1024 + 1), "larger than"),
 ])
@@ -228,3 +231,4 @@ def test_batch_yaml_optional_keys():
     assert parse_batch_file("") == BatchOptions()
     assert parse_batch_file("note: hi\n").conf("s3://b/p/") == {"batch": "s3://b/p/", "note": "hi"}
     assert parse_batch_file("components: [A, A, B]\n").components == ("A", "B")
+    assert parse_batch_file("release: 2\n").conf("s3://b/p/") == {"batch": "s3://b/p/", "release": 2}

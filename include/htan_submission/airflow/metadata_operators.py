@@ -17,11 +17,11 @@ from htan_submission.airflow.hooks import SynapseHook
 class _MetadataOperator(BaseOperator):
     """The center, the batch URL, the schema organization; S3 and Synapse built on first use."""
 
-    template_fields: Sequence[str] = ("center_id", "batch")
+    template_fields: Sequence[str] = ("center_id", "batch", "release")
 
     def __init__(self, *, center_id: str, batch: str, aws_conn_id: str = "aws_default",
                  synapse_conn_id: str = SynapseHook.default_conn_name, centers_file: str | None = None,
-                 organization: str | None = None, **kwargs: Any):
+                 organization: str | None = None, release: str | int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.center_id = center_id
         self.batch = batch
@@ -29,6 +29,7 @@ class _MetadataOperator(BaseOperator):
         self.synapse_conn_id = synapse_conn_id
         self.centers_file = centers_file
         self.organization = organization
+        self.release = release  # the run's release (trigger form); None: the center's
 
     @cached_property
     def s3(self):
@@ -52,7 +53,7 @@ class _MetadataOperator(BaseOperator):
         from htan_submission.metadata.records import ORGANIZATION
         from htan_submission.staging import stage_batch
 
-        center = get_center(self.center_id, self.centers_file)
+        center = get_center(self.center_id, self.centers_file).for_release(self.release)
         with tempfile.TemporaryDirectory() as work:
             staged = stage_batch(self.s3, self.batch, work)
             manifests, findings = read_manifests(staged.manifests)
@@ -93,7 +94,7 @@ class VerifySubmissionOperator(_MetadataOperator):
     RecordSet; writes ``verify.json``/``verify.html`` into the run's report folder. Invalid items
     fail the task without retries."""
 
-    template_fields: Sequence[str] = ("center_id", "batch")
+    template_fields: Sequence[str] = ("center_id", "batch", "release")
     ui_color = "#d4e6f1"
 
     def __init__(self, *, deadline_s: float = 600.0, interval_s: float = 5.0, **kwargs: Any):

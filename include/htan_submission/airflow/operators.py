@@ -17,15 +17,16 @@ class CertificationCheckOperator(BaseOperator):
     center's ingest folder. A failed check fails the task without retries (a person must fix
     it; the log lists how); a Synapse outage raises normally, so Airflow's retries apply."""
 
-    template_fields: Sequence[str] = ("center_id",)
+    template_fields: Sequence[str] = ("center_id", "release")
     ui_color = "#d6eaf8"
 
     def __init__(self, *, center_id: str, synapse_conn_id: str = SynapseHook.default_conn_name,
-                 centers_file: str | None = None, **kwargs: Any):
+                 centers_file: str | None = None, release: str | int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.center_id = center_id
         self.synapse_conn_id = synapse_conn_id
         self.centers_file = centers_file
+        self.release = release  # the run's release (trigger form); None: the center's
 
     @cached_property
     def hook(self) -> SynapseHook:
@@ -35,7 +36,7 @@ class CertificationCheckOperator(BaseOperator):
         from htan_submission.config import get_center
         from htan_submission.synapse.preflight import run_preflight
 
-        center = get_center(self.center_id, self.centers_file)
+        center = get_center(self.center_id, self.centers_file).for_release(self.release)
         report = run_preflight(center, self.hook.target(), cache_dir=self.hook.cache_dir)
         self.log.info("%s", report.summary())
         if not report.passed:
@@ -52,15 +53,22 @@ def _run_dir(context: Any):
 class _BatchOperator(BaseOperator):
     """Shared by the steps that read a batch in S3: the center, the batch URL, the S3 hook."""
 
-    template_fields: Sequence[str] = ("center_id", "batch")
+    template_fields: Sequence[str] = ("center_id", "batch", "release")
 
     def __init__(self, *, center_id: str, batch: str, aws_conn_id: str = "aws_default",
-                 centers_file: str | None = None, **kwargs: Any):
+                 centers_file: str | None = None, release: str | int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.center_id = center_id
         self.batch = batch
         self.aws_conn_id = aws_conn_id
         self.centers_file = centers_file
+        self.release = release  # the run's release (trigger form); None: the center's
+
+    def center(self):
+        """The center as configured, writing into the run's release."""
+        from htan_submission.config import get_center
+
+        return get_center(self.center_id, self.centers_file).for_release(self.release)
 
     @cached_property
     def s3(self):
@@ -74,7 +82,7 @@ class ManifestValidationOperator(_BatchOperator):
     and the DCC's cross-manifest rules, and writes the report (JSON, CSV, HTML) where the run
     links it. Errors fail the task without retries: the center fixes the manifests and re-runs."""
 
-    template_fields: Sequence[str] = ("center_id", "batch", "components", "synapse_folder_id")
+    template_fields: Sequence[str] = ("center_id", "batch", "release", "components", "synapse_folder_id")
     ui_color = "#fdebd0"
 
     def __init__(self, *, components: list[str] | str | None = None, synapse_folder_id: str | None = None,
@@ -136,12 +144,11 @@ class PhiScrubOperator(_BatchOperator):
     def execute(self, context: Any) -> dict:
         import tempfile
 
-        from htan_submission.config import get_center
         from htan_submission.phi.batch import scrub_batch
         from htan_submission.reports.batch import write_reports
         from htan_submission.staging import stage_batch
 
-        center = get_center(self.center_id, self.centers_file)
+        center = self.center()
         with tempfile.TemporaryDirectory() as work:
             staged = stage_batch(self.s3, self.batch, work)
             result = scrub_batch(self.s3, staged, age_policy=center.age_policy)
@@ -171,7 +178,7 @@ class BatchReportOperator(_BatchOperator):
     for the liaison, uploads it to Synapse as the batch's report entity (where the liaison may
     also decide, by annotations), and tells the liaison it is ready."""
 
-    template_fields: Sequence[str] = ("center_id", "batch", "note", "synapse_folder_id")
+    template_fields: Sequence[str] = ("center_id", "batch", "release", "note", "synapse_folder_id")
     ui_color = "#d5f5e3"
 
     def __init__(self, *, note: str = "", synapse_folder_id: str | None = None,
@@ -213,14 +220,13 @@ class PlanTransferOperator(_BatchOperator):
     def execute(self, context: Any) -> list[str]:
         import tempfile
 
-        from htan_submission.config import get_center
         from htan_submission.manifests import read_manifest
         from htan_submission.metadata.files import file_refs_with_annotations
         from htan_submission.staging import stage_batch
         from htan_submission.transfer.plan import plan_batch
         from htan_submission.transfer.store import write_chunks
 
-        center = get_center(self.center_id, self.centers_file)
+        center = self.center()
         with tempfile.TemporaryDirectory() as work:
             staged = stage_batch(self.s3, self.batch, work)
             refs, findings = file_refs_with_annotations(
@@ -244,16 +250,17 @@ class S3ToSynapseOperator(BaseOperator):
     annotations. Idempotent: files already there with the same MD5 are skipped, so a retry or a
     re-run resumes. Mapped over the plan's chunks (``.partial().expand(chunk_uri=...)``)."""
 
-    template_fields: Sequence[str] = ("center_id", "chunk_uri", "mode")
+    template_fields: Sequence[str] = ("center_id", "chunk_uri", "mode", "release")
     ui_color = "#aed6f1"
 
     def __init__(self, *, center_id: str, chunk_uri: str, mode: str = "index", aws_conn_id: str = "aws_default",
                  synapse_conn_id: str = SynapseHook.default_conn_name, centers_file: str | None = None,
-                 **kwargs: Any):
+                 release: str | int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.center_id = center_id
         self.chunk_uri = chunk_uri
         self.mode = mode
+        self.release = release  # the run's release (trigger form); None: the center's
         self.aws_conn_id = aws_conn_id
         self.synapse_conn_id = synapse_conn_id
         self.centers_file = centers_file
@@ -269,7 +276,7 @@ class S3ToSynapseOperator(BaseOperator):
         from htan_submission.transfer.run import TransferTarget, transfer_chunk
         from htan_submission.transfer.store import read_chunk
 
-        center = get_center(self.center_id, self.centers_file)
+        center = get_center(self.center_id, self.centers_file).for_release(self.release)
         hook = SynapseHook(synapse_conn_id=self.synapse_conn_id)
         result = transfer_chunk(read_chunk(self.s3, self.chunk_uri), TransferTarget.for_center(center),
                                 self.mode or center.transfer_mode, synapse=hook.target(), s3=self.s3)
