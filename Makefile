@@ -31,7 +31,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 test: setup browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: setup
 	$(BIN)/python bench/emulator_calls.py
