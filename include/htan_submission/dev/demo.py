@@ -191,10 +191,11 @@ def _submit_in_airflow(emulator, moto, center, batch: str, *, auto: bool) -> int
             return _finish(api, admin, dag_id, run_id, home)
         _banner("Your turn: the liaison's review")
         print(f"""  1. Open {ui}/dags/{dag_id}/runs/{run_id} and log in as {admin.name}: the run waits at
-     liaison_signoff (deferred: it holds no worker). Click the task "report", then "HTAN report"
-     to read the batch report (validation, PHI scan, audit trail).
-  2. Log out and log in as {liaison.name} / {liaison.password}. Open {ui}/dags/{REVIEW_DAG_ID},
-     click Trigger and fill the form: center {center.center_id}, run id {run_id},
+     liaison_signoff (deferred: it holds no worker). Click the task "report", its Details tab,
+     then "HTAN report" under Extra Links: the batch report (validation, PHI scan, audit trail).
+  2. Log out and log in as {liaison.name} / {liaison.password}. Open {ui}/dags/{REVIEW_DAG_ID}
+     ("Liaison review" under the sign-off's Extra Links), click Trigger and fill the form:
+     center {center.center_id}, run id {run_id},
      batch {batch}, decision approved (a comment is optional).
      (As {admin.name} the decision is recorded but does not count: only the center's liaisons decide.)
   3. Back on the submission run: plan, copy, attach_metadata, verify and summary run; the files,
