@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,7 +36,7 @@ class AirflowUser:
 
     name: str
     role: str
-    password: str
+    password: str = field(repr=False)  # never in a test's failure output
 
     @classmethod
     def with_random_password(cls, name: str, role: str) -> AirflowUser:
@@ -86,7 +86,7 @@ class AirflowApi:
 
     base_url: str
     users: dict[str, AirflowUser]
-    _tokens: dict[str, str]
+    _tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
     def headers(self, user: str) -> dict[str, str]:
         if user not in self._tokens:
@@ -160,7 +160,7 @@ def running_standalone(home: Path, env: dict[str, str], users: list[AirflowUser]
     with log_path.open("w") as log:
         process = subprocess.Popen([airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-        api = AirflowApi(base_url=env["AIRFLOW__API__BASE_URL"], users={u.name: u for u in users}, _tokens={})
+        api = AirflowApi(base_url=env["AIRFLOW__API__BASE_URL"], users={u.name: u for u in users})
         admin = next(u.name for u in users if u.role == "admin")
         try:
             def api_up() -> bool:
