@@ -85,7 +85,8 @@ def _root() -> Response:
     return JSONResponse({"status": "synapse_emulator"})
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also read by the docker-compose check)."""
     parser = argparse.ArgumentParser(prog="python -m synapse_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8999, help="0 picks a free port (printed when ready)")
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-endpoint-url", default=os.environ.get("SYNAPSE_EMULATOR_S3_ENDPOINT_URL"),
                         help="S3 endpoint for external storage locations (moto in tests)")
     parser.add_argument("--log-level", default="warning")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         app = create_app(args.state, args.s3_endpoint_url, args.seed_user)

@@ -28,8 +28,8 @@ from pathlib import Path
 from htan_submission.airflow.links import report_index_url
 from htan_submission.config import get_center
 from htan_submission.dev.airflow_standalone import SENSOR_WAITING, AirflowUser, running_standalone, standalone_env
-from htan_submission.dev.demo_batch import build_demo_batch, upload_batch
-from htan_submission.dev.demo_world import register_schemas, seed_center
+from htan_submission.dev.demo_batch import DEMO_COMPONENTS, build_demo_batch, upload_batch
+from htan_submission.dev.demo_world import liaison_names, seed_world
 from htan_submission.dev.moto_s3 import free_port, running_moto
 from htan_submission.reports.batch import run_report_dir
 from htan_submission.signoff.notice import REVIEW_DAG_ID
@@ -63,14 +63,14 @@ def main() -> int:
             running_emulator(state=str(DEMO_DIR / "synapse.db"), s3_endpoint_url=moto.endpoint_url,
                              log_file=str(DEMO_DIR / "logs" / "emulator.log")) as emulator:
         _banner(f"Local stand-ins: S3 (moto) {moto.endpoint_url}, Synapse (emulator) {emulator.base_url}")
-        emulator.admin.add_user(*SUBMITTER)
         emulator.admin.add_user(*UNCERTIFIED, certified=False, two_factor=False)
-        for liaison in center.liaisons:
-            emulator.admin.add_user(liaison, f"{liaison}-token")
-        seeded = seed_center(emulator.admin, center, submitter=SUBMITTER[0])
+        seeded = seed_world(emulator.admin, moto.client(), center, submitter=SUBMITTER,
+                            components=list(DEMO_COMPONENTS))
         emulator.admin.grant(seeded.ingest_folder_id, UNCERTIFIED[0], "edit")
-        print(f"Seeded {center.center_id}: project {seeded.project_id}, {center.ingest_folder_name} "
-              f"{seeded.ingest_folder_id} ({len(seeded.folders)} folders)")
+        print(f"Seeded what the DCC sets up for {center.center_id}: project {seeded.project_id}, "
+              f"{center.ingest_folder_name} {seeded.ingest_folder_id} ({len(seeded.folders)} folders), "
+              f"{len(DEMO_COMPONENTS)} schemas, s3://{center.s3.bucket}/{center.s3.prefix} as a storage location, "
+              f"liaisons {', '.join(liaison_names(center))}")
 
         env = {**os.environ, "HTAN_SYNAPSE_ENDPOINT": emulator.base_url}
         _banner(f"htan-submit preflight --center {CENTER_ID}   (as {UNCERTIFIED[0]}: what a refused submitter sees)")
@@ -84,7 +84,6 @@ def main() -> int:
             print("demo: the demo submitter's preflight should pass", file=sys.stderr)
             return 1
 
-        _dcc_setup(emulator, moto, center, seeded)
         faulty = build_demo_batch(DEMO_DIR / "batch-with-mistakes", faults=True)
         _banner("htan-submit validate .demo/batch-with-mistakes   (a batch with typical mistakes)")
         subprocess.run([_bin("htan-submit"), "validate", str(faulty), "--html", str(DEMO_DIR / "validation.html")],
@@ -113,35 +112,11 @@ def _run_shortened(command: list[str], env: dict[str, str], keep: int = 12) -> i
     return done.returncode
 
 
-def _dcc_setup(emulator, moto, center, seeded) -> None:
-    """The DCC's one-time set-up: schemas registered, the center's bucket registered as an external
-    storage location (index mode), the liaison allowed to annotate the report."""
-    from htan_submission.dev.demo_batch import DEMO_COMPONENTS
-    from htan_submission.synapse.client import SynapseTarget
-    from htan_submission.synapse.files import SynapseFiles
-    from htan_submission.transfer import register_storage
-
-    register_schemas(emulator.base_url, list(DEMO_COMPONENTS))
-    files = SynapseFiles.login(SynapseTarget(endpoint=emulator.base_url, token=SUBMITTER[1]))
-    register_storage(center, files, moto.client())
-    for liaison in center.liaisons:
-        emulator.admin.grant(seeded.ingest_folder_id, liaison, "edit")
-    print(f"DCC set-up: {len(DEMO_COMPONENTS)} schemas registered, s3://{center.s3.bucket}/{center.s3.prefix} "
-          "registered as a Synapse storage location, liaison may annotate reports")
-
-
 def _airflow_users(center) -> tuple[AirflowUser, list[AirflowUser]]:
     """The admin who submits, and one Airflow user per liaison (``synapse:``-only entries are not
     Airflow users). Random passwords, printed for the person running the demo."""
     admin = AirflowUser.with_random_password("admin", "admin")
-    liaisons = []
-    for entry in center.liaisons:
-        route, colon, name = entry.partition(":")
-        if not colon:
-            name, route = entry, "airflow"
-        if route == "airflow":
-            liaisons.append(AirflowUser.with_random_password(name, "user"))
-    return admin, liaisons
+    return admin, [AirflowUser.with_random_password(name, "user") for name in liaison_names(center, "airflow")]
 
 
 def _port() -> int:
