@@ -136,10 +136,22 @@ class FaultMiddleware:
         rule = self.table.match(method, path)
         entry = {"method": method, "path": path, "time": time.time(), "fault": rule.view()["action"] if rule else None}
         status_seen: dict = {}
+        logged = False
+
+        def log_once() -> None:
+            nonlocal logged
+            if not logged:
+                logged = True
+                route = scope.get("route")
+                entry.update({"status": status_seen.get("status"), "route": getattr(route, "path", None),
+                              "user": scope.get("state", {}).get("user_id")})
+                self.table.log(entry)
 
         async def recording_send(message):
             if message["type"] == "http.response.start":
                 status_seen["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log_once()  # before the client can see the end of the response and ask for the log
             await send(message)
 
         try:
@@ -154,10 +166,7 @@ class FaultMiddleware:
             else:
                 await self.app(scope, receive, recording_send)
         finally:
-            route = scope.get("route")
-            entry.update({"status": status_seen.get("status"), "route": getattr(route, "path", None),
-                          "user": scope.get("state", {}).get("user_id")})
-            self.table.log(entry)
+            log_once()  # a response that never ended (a dropped connection, an error)
 
     @staticmethod
     async def _fail(rule: FaultRule, send) -> None:
