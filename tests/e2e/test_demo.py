@@ -25,13 +25,13 @@ def test_the_unattended_demo_submits_the_demo_batch_end_to_end(tmp_path):
     done = subprocess.run([sys.executable, "-m", "htan_submission.dev.demo"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=1200)
     out = done.stdout
-    assert done.returncode == 0, f"demo failed ({done.returncode}):\n{out[-4000:]}\n{done.stderr[-4000:]}"
-    assert "[FAIL]" in out  # the refused submitter's preflight, shown on purpose
-    assert "demo_liaison approved in the htan_liaison_review form (REST API): review run success" in out
-    assert ": success ===" in out
-    assert "sign-off:    approved by demo_liaison via airflow" in out
-    assert "transfer:    5 created in 1 chunk(s)" in out
-    assert re.search(r"RecordSets: .*Demographics syn\d+ \(\+\d+ rows\)", out), out[-1500:]
-    assert ", 0 invalid" in out
+    seen = f"\n--- the demo's output (logs in {tmp_path / 'demo' / 'logs'}) ---\n{out[-3000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode == 0, f"demo failed ({done.returncode}){seen}"
+    for expected in ("[FAIL]",  # the refused submitter's preflight, shown on purpose
+                     "demo_liaison approved in the htan_liaison_review form (REST API): review run success",
+                     ": success ===", "sign-off:    approved by demo_liaison via airflow",
+                     "transfer:    5 created in 1 chunk(s)", ", 0 invalid"):
+        assert expected in out, f"{expected!r} missing{seen}"
+    assert re.search(r"RecordSets: .*Demographics syn\d+ \(\+\d+ rows\)", out), seen
     report = next((tmp_path / "demo" / "reports").glob("htan_submission__HTA200/*/report.html"))
     assert 'id="audit"' in report.read_text()
