@@ -19,6 +19,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule, task
 
+from htan_submission.airflow.dag_defaults import center_default_args
 from htan_submission.airflow.discovery import LiteralConfTriggerDagRunOperator
 from htan_submission.config import Center, load_centers
 from htan_submission.discovery import DEFAULT_MAX_TRIGGERS
@@ -78,13 +79,7 @@ def build_discovery_dag(center: Center) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["htan", "discovery", center.center_id],
-        default_args={
-            "owner": f"htan-{center.center_id.lower()}",
-            "retries": 2,
-            "retry_delay": timedelta(minutes=2),
-            "retry_exponential_backoff": True,
-            "max_retry_delay": timedelta(minutes=30),
-        },
+        default_args=center_default_args(center, retry_delay=timedelta(minutes=2)),
     ) as dag:
 
         @task(task_id="discover", doc_md=DISCOVER_DOC.format(conn=center.aws_conn_id),

@@ -13,6 +13,7 @@ import pendulum
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, Param, TaskGroup
 
+from htan_submission.airflow.dag_defaults import center_default_args
 from htan_submission.airflow.metadata_operators import AttachMetadataOperator, VerifySubmissionOperator
 from htan_submission.airflow.operators import (
     BatchReportOperator,
@@ -171,13 +172,7 @@ def build_dag(center: Center) -> DAG:
             "note": Param(None, type=["null", "string"], title="Note for the liaison",
                           description="Optional free text shown to the data liaison with the report."),
         },
-        default_args={
-            "owner": f"htan-{center.center_id.lower()}",
-            "retries": 2,
-            "retry_delay": timedelta(minutes=1),
-            "retry_exponential_backoff": True,
-            "max_retry_delay": timedelta(minutes=30),
-        },
+        default_args=center_default_args(center, retry_delay=timedelta(minutes=1)),
     ) as dag:
         batch = "{{ params.batch }}"
         folder = "{{ ti.xcom_pull(task_ids='preflight')['target_folder_id'] }}"

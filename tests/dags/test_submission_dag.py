@@ -110,7 +110,7 @@ def test_demo_batch_passes_preflight_validation_and_scrub(airflow_db, monkeypatc
 
 
 def test_uncertified_submitter_fails_preflight_without_retry(airflow_db, monkeypatch, emulator, center_env, make_user,
-                                                             seeded_center):
+                                                             seeded_center, capfd):
     _, seeded = seeded_center
     user = make_user(certified=False)
     emulator.admin.grant(seeded.project_id, user.user_name, "view")
@@ -120,6 +120,10 @@ def test_uncertified_submitter_fails_preflight_without_retry(airflow_db, monkeyp
     assert _task_states(dag_run) == _expect(preflight="failed")
     ti = next(t for t in dag_run.get_task_instances() if t.task_id == "preflight")
     assert ti.try_number == 1  # AirflowFailException: no retry, a person must act
+    out, err = capfd.readouterr()  # the failure callback told the center (log channel)
+    assert "[HTAN HTA200] htan_submission__HTA200: preflight failed" in out + err
+    assert "What to do: read the log's `fix:` lines" in out + err
+    assert user.token not in out + err
 
 
 def test_the_release_chosen_in_the_form_is_where_preflight_looks(airflow_db, monkeypatch, emulator, center_env,

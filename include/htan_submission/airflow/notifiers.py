@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
@@ -68,25 +69,32 @@ class LiaisonNotifier(BaseNotifier):
 
         center = get_center(self.center_id, self.centers_file)
         subject, body = self.message(context)
-        self.sent, failed = [], []
-        for channel in center.notify.channels:
-            try:
-                _SENDERS[channel](self, center, subject, body)
-                self.sent.append(channel)
-            except Exception as exc:
-                failed.append(channel)
-                self.log.error("Could not notify the liaison of %s by %s: %s", center.center_id, channel,
-                               type(exc).__name__)
+        audience = f"the liaison(s) of {center.center_id} ({', '.join(center.liaisons) or 'none listed'})"
+        self.sent, failed = _deliver(self.log, center, subject, body, audience)
         if failed and not self.sent:
             raise NotificationError(f"no channel delivered the sign-off message ({', '.join(failed)} failed)")
 
 
-def _send_log(notifier: LiaisonNotifier, center, subject: str, body: str) -> None:
-    notifier.log.info("Message for the liaison(s) of %s (%s):\n%s\n\n%s", center.center_id,
-                      ", ".join(center.liaisons) or "none listed", subject, body)
+def _deliver(log, center, subject: str, body: str, audience: str) -> tuple[list[str], list[str]]:
+    """Send through every channel of the center's ``notify``; a failed channel is logged (by
+    type only: an SMTP or webhook error may carry an address) and the others still run.
+    Returns (channels that delivered, channels that failed)."""
+    sent, failed = [], []
+    for channel in center.notify.channels:
+        try:
+            _SENDERS[channel](log, center, subject, body, audience)
+            sent.append(channel)
+        except Exception as exc:
+            failed.append(channel)
+            log.error("Could not notify %s by %s: %s", audience, channel, type(exc).__name__)
+    return sent, failed
 
 
-def _send_email(notifier: LiaisonNotifier, center, subject: str, body: str) -> None:
+def _send_log(log, center, subject: str, body: str, audience: str) -> None:
+    log.info("Message for %s:\n%s\n\n%s", audience, subject, body)
+
+
+def _send_email(log, center, subject: str, body: str, audience: str) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=center.notify.smtp_conn_id) as hook:
@@ -94,7 +102,7 @@ def _send_email(notifier: LiaisonNotifier, center, subject: str, body: str) -> N
                              html_content=f"<pre style=\"font-family:inherit\">{html.escape(body)}</pre>")
 
 
-def _send_slack(notifier: LiaisonNotifier, center, subject: str, body: str) -> None:
+def _send_slack(log, center, subject: str, body: str, audience: str) -> None:
     import httpx
     from airflow.sdk import BaseHook
 
@@ -141,3 +149,50 @@ def notify_liaison(context: Any, *, center_id: str, batch: str, report_url: str 
     notifier.notify(context)  # not notifier(context): these are values, never templates to render
     subject, _ = notifier.message(context)
     return {"channels": list(notifier.sent), "subject": subject}
+
+
+class FailureNotifier(BaseNotifier):
+    """``on_failure_callback`` of the center's DAGs: tells the center (its ``notify`` channels;
+    the demo logs it) which step of which run failed, why, what to do (the task's own "When it
+    fails"), and where the log and the reports are. Never raises: a failed notice must not hide
+    the failure it reports."""
+
+    template_fields: Sequence[str] = ("center_id",)
+
+    def __init__(self, *, center_id: str, centers_file: str | None = None):
+        super().__init__()
+        self.center_id = center_id
+        self.centers_file = centers_file
+        self.sent: list[str] = []
+
+    def message(self, context: Any) -> tuple[str, str]:
+        from htan_submission.airflow.links import is_submission_dag, report_index_url
+        from htan_submission.failure_notice import FailedStep, failure_message
+
+        ti, task = context.get("ti"), context.get("task")
+        dag_id = getattr(ti, "dag_id", "") or getattr(context.get("dag"), "dag_id", "")
+        run_id = str(context.get("run_id") or getattr(ti, "run_id", ""))
+        task_id = getattr(ti, "task_id", "") or getattr(task, "task_id", "")
+        error = context.get("exception")
+        params = context.get("params") or {}
+        base = _airflow_base_url() or ""
+        task_url = f"{base.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/tasks/" \
+                   f"{quote(task_id, safe='')}" if base else None
+        step = FailedStep(center_id=self.center_id, dag_id=dag_id, run_id=run_id, task_id=task_id,
+                          try_number=int(getattr(ti, "try_number", 0) or 0), batch=str(params.get("batch") or ""),
+                          error_type=type(error).__name__ if error is not None else "",
+                          error_message=str(error) if error is not None else "",
+                          task_doc=getattr(task, "doc_md", "") or "",
+                          task_url=task_url,
+                          report_url=report_index_url(dag_id, run_id, base) if is_submission_dag(dag_id) else None)
+        return failure_message(step)
+
+    def notify(self, context: Any) -> None:
+        from htan_submission.config import get_center
+
+        try:
+            center = get_center(self.center_id, self.centers_file)
+            subject, body = self.message(context)
+            self.sent, _ = _deliver(self.log, center, subject, body, f"the submitters of {center.center_id}")
+        except Exception as exc:  # never mask the task's own failure
+            self.log.error("Could not build or send the failure notice: %s", type(exc).__name__)
