@@ -197,7 +197,8 @@ def build_dag(center: Center) -> DAG:
                 synapse_conn_id=center.synapse_conn_id, pool=SYNAPSE_POOL, execution_timeout=timedelta(minutes=30),
                 doc_md=REPORT_DOC, **common)
             gate = ShortCircuitOperator(
-                task_id="dry_run_gate", python_callable=_not_dry_run, retries=0, doc_md=GATE_DOC)
+                task_id="dry_run_gate", python_callable=_not_dry_run, retries=0,
+                execution_timeout=timedelta(minutes=5), doc_md=GATE_DOC)
             signoff = LiaisonSignOffSensor(
                 task_id="liaison_signoff", center_id=center.center_id, batch=batch,
                 report_entity_id="{{ ti.xcom_pull(task_ids='report')['report_entity_id'] }}",

@@ -79,3 +79,14 @@ def test_every_ingest_folder_step_takes_the_runs_release(dagbag):
             release = task.partial_kwargs.get("release") if hasattr(task, "partial_kwargs") else task.release
             assert release == "{{ params.release }}", (center.dag_id, task_id)
             assert "release" in task.template_fields, (center.dag_id, task_id)
+
+
+def test_every_task_has_a_time_limit(dagbag):
+    """``execution_timeout`` everywhere; the sign-off sensor is bounded by its own ``timeout``
+    (centers.yaml ``signoff_timeout_days``), which its trigger enforces while deferred."""
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            if task.task_id == "liaison_signoff":
+                assert task.timeout and task.timeout <= 90 * 86400, dag_id
+            else:
+                assert task.execution_timeout is not None, (dag_id, task.task_id)
