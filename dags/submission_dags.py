@@ -102,6 +102,10 @@ Waits for the liaison's decision on this run's report, without holding a worker 
 center's `signoff_timeout_days` fails and notifies. Decide in the `htan_liaison_review` DAG (form:
 center, run id, batch, decision, comment) or by setting `liaison_decision`/`liaison_comment`
 annotations on the report entity in Synapse. Only the center's liaisons count; others are logged.
+
+**When it fails**: a rejection carries the liaison's comment: fix the batch and submit it again (a
+decision and the timeout are never retried). Anything else (a lost worker, S3 unreachable) is
+retried, and the retry finds the decision already made.
 """
 
 PLAN_DOC = """
@@ -203,7 +207,10 @@ def build_dag(center: Center) -> DAG:
                 task_id="liaison_signoff", center_id=center.center_id, batch=batch,
                 report_entity_id="{{ ti.xcom_pull(task_ids='report')['report_entity_id'] }}",
                 report_url="{{ ti.xcom_pull(task_ids='report')['report_url'] }}", poll_interval=SIGNOFF_POLL_SECONDS,
-                retries=0,  # approved, rejected or timed out: a decision, not an accident to retry
+                # A decision or the timeout is final (AirflowFailException / AirflowSensorTimeout are never
+                # retried); a lost worker or a resume that Airflow's scheduler races with the trigger is
+                # not: the retry pokes once and finds the same decision in the store.
+                retry_delay=timedelta(seconds=15), retry_exponential_backoff=False,
                 doc_md=SIGNOFF_DOC)
             report >> gate >> signoff
         with TaskGroup("transfer", prefix_group_id=False, tooltip="S3 to Synapse, mapped over chunks"):

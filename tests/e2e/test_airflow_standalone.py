@@ -89,6 +89,8 @@ def test_a_run_rejected_in_synapse_transfers_nothing(airflow, world, emulator, t
     assert api.wait_for_run(airflow.dag_id, run_id, user=submitter) == "failed"
     states = api.task_states(airflow.dag_id, run_id, user=submitter)
     assert states["liaison_signoff"] == "failed"
+    signoff = api.call("GET", f"/dags/{airflow.dag_id}/dagRuns/{run_id}/taskInstances/liaison_signoff", submitter)
+    assert signoff["try_number"] == 1  # a rejection is final: never retried
     assert {states[t] for t in ("plan", "copy", "attach_metadata", "verify", "summary")} == {"upstream_failed"}
     assert {c["name"] for c in center_world.files.list_children(level1)} == before
     report = airflow.report_html(run_id)

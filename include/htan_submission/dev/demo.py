@@ -27,7 +27,7 @@ from pathlib import Path
 
 from htan_submission.airflow.links import report_index_url
 from htan_submission.config import get_center
-from htan_submission.dev.airflow_standalone import SENSOR_WAITING, AirflowUser, running_standalone, standalone_env
+from htan_submission.dev.airflow_standalone import AirflowUser, running_standalone, standalone_env
 from htan_submission.dev.demo_batch import DEMO_COMPONENTS, build_demo_batch, upload_batch
 from htan_submission.dev.demo_world import liaison_names, seed_world
 from htan_submission.dev.moto_s3 import free_port, running_moto
@@ -152,7 +152,8 @@ def _submit_in_airflow(emulator, moto, center, batch: str, *, auto: bool) -> int
         print(f"  Logins:      {admin.name} / {admin.password}   (submitter, admin)")
         print(f"               {liaison.name} / {liaison.password}   (the center's liaison)")
         try:
-            api.wait_for_task(dag_id, run_id, "liaison_signoff", SENSOR_WAITING, user=admin.name, deadline_s=900)
+            # deferred: the sensor holds no worker while the liaison reads the report
+            api.wait_for_task(dag_id, run_id, "liaison_signoff", ("deferred",), user=admin.name, deadline_s=900)
         except RuntimeError as exc:
             return _finish(api, admin, dag_id, run_id, home, reason=str(exc))
         print("\nThe checks passed and the run waits for the liaison. The report: "
