@@ -145,3 +145,12 @@ def s3_bucket(moto_s3):
     name = f"test-{uuid.uuid4().hex[:12]}"
     moto_s3.client().create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def faults(emulator):
+    """The emulator's admin client for injecting faults; every rule is removed when the test
+    ends, whatever happened."""
+    emulator.admin.clear_faults()
+    yield emulator.admin
+    emulator.admin.clear_faults()

@@ -48,6 +48,12 @@ class Finding:
     def to_dict(self) -> dict:
         return {k: asdict(self)[k] for k in FIELDS}
 
+    def log_line(self) -> str:
+        """One line for a task log: severity, where (file, row, column when known), rule, message."""
+        where = " ".join(part for part in (self.file, f"row {self.row}" if self.row is not None else "",
+                                           f"column {self.column}" if self.column else "") if part)
+        return f"{self.severity} {where} [{self.rule}] {self.message}"
+
 
 @dataclass
 class Report:
@@ -100,6 +106,12 @@ class Report:
             Path(json_path).write_text(self.to_json())
         if csv_path:
             Path(csv_path).write_text(self.to_csv())
+
+
+def log_findings(log, findings: Iterable[Finding], limit: int = 50) -> None:
+    """The first ``limit`` findings into a task log (the report has them all)."""
+    for finding in list(findings)[:limit]:
+        log.info("%s", finding.log_line())
 
 
 def mask_value(value: str) -> str:

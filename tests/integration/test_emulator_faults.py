@@ -26,14 +26,6 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def faults(emulator):
-    """The admin client; every rule is removed when the test ends, whatever happened."""
-    emulator.admin.clear_faults()
-    yield emulator.admin
-    emulator.admin.clear_faults()
-
-
-@pytest.fixture
 def project(syn):
     return Project(name=f"faults-{uuid.uuid4().hex[:8]}").store(synapse_client=syn)
 

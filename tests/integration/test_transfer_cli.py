@@ -7,12 +7,11 @@ Run in-process through ``htan_submission.cli.main`` (the SIGKILL test in
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
 from htan_submission.cli import main
-from tests.integration.test_transfer_world import make_world, md5
+from tests.integration.test_transfer_world import make_world, md5, write_centers_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_call_served")]
 
@@ -20,14 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_call_serve
 @pytest.fixture
 def world(emulator, moto_s3, make_user, tmp_path, monkeypatch):
     world = make_world(emulator, moto_s3, make_user)
-    centers = tmp_path / "centers.yaml"
-    centers.write_text(textwrap.dedent(f"""\
-        centers:
-          {world.center.center_id}:
-            name: Transfer Test Center
-            synapse_project_id: {world.center.synapse_project_id}
-            s3: {{bucket: {world.bucket}, prefix: batches/}}
-        """))
+    centers = write_centers_file(world, tmp_path)
     monkeypatch.setenv("HTAN_CENTERS_FILE", str(centers))
     monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", world.user.token)
     monkeypatch.setenv("HTAN_SYNAPSE_ENDPOINT", emulator.base_url)
@@ -80,8 +72,7 @@ def test_register_then_index_transfer_then_rerun(world, tmp_path, capsys):
 
 
 def test_copy_is_the_default_when_the_center_says_so(world, tmp_path, capsys, monkeypatch):
-    text = (tmp_path / "centers.yaml").read_text() + "    transfer_mode: copy\n"
-    (tmp_path / "centers.yaml").write_text(text)
+    write_centers_file(world, tmp_path, transfer_mode="copy")
     world.put("data/a.fastq", ref=False)
     _manifest(world, [("scRNALevel1", "data/a.fastq")])
     assert main(_batch(world)) == 0

@@ -12,26 +12,18 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from htan_submission.synapse.throttle import Limiter, Limits
 from htan_submission.transfer import TransferOptions, transfer_chunk
-from tests.integration.test_transfer_world import actions, make_world, md5
+from tests.integration.test_transfer_world import actions, make_world, md5, write_centers_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("every_call_served")]
 MIB = 1024 * 1024
 OPTIONS = TransferOptions(part_size=5 * MIB, memory_budget=20 * MIB)
 REST = r"^/(repo|file)/v1/"
-
-
-@pytest.fixture
-def faults(emulator):
-    emulator.admin.clear_faults()
-    yield emulator.admin
-    emulator.admin.clear_faults()
 
 
 @pytest.fixture
@@ -149,15 +141,7 @@ def test_a_cli_run_killed_with_sigkill_and_rerun_ends_with_each_file_once(emulat
     _populate(world, small=12, big=True)
     manifest = "Component,FILENAME\n" + "".join(f"{r.component},{r.filename}\n" for r in world.refs)
     world.s3.put_object(Bucket=world.bucket, Key=world.batch_prefix + "manifest.csv", Body=manifest.encode())
-    centers = tmp_path / "centers.yaml"
-    centers.write_text(textwrap.dedent(f"""\
-        centers:
-          {world.center.center_id}:
-            name: Transfer Test Center
-            synapse_project_id: {world.center.synapse_project_id}
-            s3: {{bucket: {world.bucket}, prefix: batches/}}
-            transfer_mode: copy
-        """))
+    centers = write_centers_file(world, tmp_path, transfer_mode="copy")
     env = {**os.environ, "HTAN_CENTERS_FILE": str(centers), "SYNAPSE_AUTH_TOKEN": world.user.token,
            "HTAN_SYNAPSE_ENDPOINT": emulator.base_url, "AWS_ENDPOINT_URL": moto_s3.endpoint_url}
     command = [str(Path(sys.executable).with_name("htan-submit")), "transfer", "--center", world.center.center_id,

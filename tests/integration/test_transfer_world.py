@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,17 @@ def make_world(emulator, moto_s3, make_user, allow_new_versions: bool = False, l
                                limiter=limiter or Limiter(UNLIMITED))
     return World(emulator=emulator, s3=s3, user=user, center=center, seeded=seeded, files=files,
                  batch_prefix=f"{prefix}b-{uuid.uuid4().hex[:6]}/")
+
+
+def write_centers_file(world: World, folder: Path, **extra: str) -> Path:
+    """A centers.yaml naming only ``world``'s center (``extra``: more keys of it), for the CLI."""
+    import yaml
+
+    path = folder / "centers.yaml"
+    path.write_text(yaml.safe_dump({"centers": {world.center.center_id: {
+        "name": "Transfer Test Center", "synapse_project_id": world.center.synapse_project_id,
+        "s3": {"bucket": world.bucket, "prefix": "batches/"}, **extra}}}))
+    return path
 
 
 def md5(data: bytes) -> str:

@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from htan_submission.airflow.hooks import SynapseHook
+from htan_submission.findings import log_findings
 
 
 class _MetadataOperator(BaseOperator):
@@ -78,9 +79,7 @@ class AttachMetadataOperator(_MetadataOperator):
             self.log.info("%s: RecordSet %s v%s (%s added, %s updated, %s unchanged)", record.component,
                           record.record_set_id, record.version, record.added, record.updated, record.unchanged)
         self.log.info("files of %s: %s", url, result.files)
-        for finding in result.findings[:50]:
-            self.log.info("%s %s row %s [%s] %s", finding.severity, finding.file, finding.row, finding.rule,
-                          finding.message)
+        log_findings(self.log, result.findings)
         summary = {"batch": url, "record_sets": [r.to_dict() for r in result.record_sets], "files": result.files,
                    "bindings": len(result.bindings),
                    "errors": sum(f.severity == "error" for f in result.findings)}
@@ -116,9 +115,7 @@ class VerifySubmissionOperator(_MetadataOperator):
         summary = report.summary()
         self.log.info("verify %s: %s checked, %s valid, %s invalid, %s not validated; report: %s", url,
                       summary["checked"], summary["valid"], summary["invalid"], summary["not_validated"], out)
-        for finding in report.sorted_findings()[:50]:
-            self.log.info("%s %s row %s [%s] %s", finding.severity, finding.file, finding.row, finding.rule,
-                          finding.message)
+        log_findings(self.log, report.sorted_findings())
         if report.errors:
             raise AirflowFailException(f"{report.errors} verification error(s) for {url}: see {out}/verify.html")
         return {"batch": url, "report": str(out / "verify.json"), "html": str(out / "verify.html"),

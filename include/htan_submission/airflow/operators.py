@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from htan_submission.airflow.hooks import SynapseHook
+from htan_submission.findings import log_findings
 
 
 class CertificationCheckOperator(BaseOperator):
@@ -122,9 +123,7 @@ class ManifestValidationOperator(_BatchOperator):
         summary = report.summary()
         self.log.info("Validated %s manifest(s), %s row(s): %s error(s), %s warning(s); report: %s",
                       summary["inputs"], summary["rows"], summary["errors"], summary["warnings"], out)
-        for finding in report.sorted_findings()[:50]:
-            self.log.info("%s %s row %s %s [%s] %s", finding.severity, finding.file, finding.row, finding.column,
-                          finding.rule, finding.message)
+        log_findings(self.log, report.sorted_findings())
         if report.errors:
             raise AirflowFailException(f"{report.errors} validation error(s) in {staged.url}: "
                                        f"see {out}/validation.html")
@@ -162,9 +161,7 @@ class PhiScrubOperator(_BatchOperator):
         self.log.info("PHI scan of %s: %s table finding(s); %s image(s) cleaned, %s bytes transferred; report: %s",
                       staged.url, len(result.tables.findings), images.get("cleaned", 0),
                       images.get("bytes_transferred", 0), out)
-        for finding in (result.tables.sorted_findings() + result.images.sorted_findings())[:50]:
-            self.log.info("%s %s row %s %s [%s] %s", finding.severity, finding.file, finding.row, finding.column,
-                          finding.rule, finding.message)
+        log_findings(self.log, result.tables.sorted_findings() + result.images.sorted_findings())
         if result.blocking:
             raise AirflowFailException(f"{len(result.blocking)} PHI problem(s) need a person in {staged.url}: "
                                        f"see {out}/phi_tables.html and {out}/phi_images.html")
@@ -234,8 +231,7 @@ class PlanTransferOperator(_BatchOperator):
         plan = plan_batch(staged.batch, refs, ingest_folder=center.ingest_folder_name, s3=self.s3,
                           manifest_keys=[staged.batch.key(name) for _, name in staged.manifests])
         plan.findings.extend(findings)
-        for finding in plan.findings:
-            self.log.info("%s %s [%s] %s", finding.severity, finding.file, finding.rule, finding.message)
+        log_findings(self.log, plan.findings, limit=len(plan.findings))
         if plan.errors:
             raise AirflowFailException(f"the transfer plan has {plan.errors} error(s): {plan.summary()}")
         uris = write_chunks(self.s3, plan, context["run_id"])
@@ -282,8 +278,7 @@ class S3ToSynapseOperator(BaseOperator):
                                 self.mode or center.transfer_mode, synapse=hook.target(), s3=self.s3)
         self.log.info("chunk %s: %s, %s bytes, %s REST calls in %.1f s", result.chunk_id, result.counts,
                       result.bytes_sent, result.rest_calls, result.seconds)
-        for finding in result.findings:
-            self.log.info("%s %s [%s] %s", finding.severity, finding.file, finding.rule, finding.message)
+        log_findings(self.log, result.findings, limit=len(result.findings))
         failed = [f for f in result.findings if f.severity == "error"]
         if failed:
             raise AirflowFailException(f"{len(failed)} file(s) of chunk {result.chunk_id} were not transferred; "
